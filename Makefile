@@ -1,0 +1,50 @@
+# Keras Graph Inspector: `make demo` runs the tool on the sample models,
+# `make test` runs the test suite. Both set up everything they need first:
+# a virtualenv in .venv with TensorFlow, and Graphviz's `dot` binary.
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.stamp-install
+SAMPLES := samples/build
+OUT     ?= out
+PYTEST_ARGS ?=
+
+.PHONY: setup dot samples demo test bench clean
+
+setup: $(STAMP) dot
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+# Graphviz's `dot` (used by `inspector render`), from the system package manager.
+dot:
+	@command -v dot >/dev/null 2>&1 || { \
+	  echo "installing graphviz (dot)"; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  if command -v apt-get >/dev/null 2>&1; then $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq graphviz >/dev/null; \
+	  elif command -v dnf >/dev/null 2>&1; then $$SUDO dnf install -y graphviz; \
+	  elif command -v brew >/dev/null 2>&1; then brew install graphviz; \
+	  else echo "please install Graphviz (the 'dot' binary)"; exit 1; fi; }
+
+$(SAMPLES)/.built: $(STAMP) samples/seed_models.py samples/build.py
+	$(PY) -m samples.build --out $(SAMPLES)
+	touch $@
+
+samples: $(SAMPLES)/.built
+
+demo: setup samples
+	@mkdir -p $(OUT)
+	$(VENV)/bin/inspector summary $(SAMPLES)/customer_ticket_model.keras
+	$(VENV)/bin/inspector summary $(SAMPLES)/customer_ticket_with_difficulty.keras
+	$(VENV)/bin/inspector export $(SAMPLES)/customer_ticket_model.keras -o $(OUT)/customer_ticket_model.graphml
+
+test: setup
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) bench/static_vs_keras.py
+
+clean:
+	rm -rf $(SAMPLES) $(OUT) .pytest_cache

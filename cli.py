@@ -1,0 +1,126 @@
+"""`inspector` command line: a thin click layer over the library API.
+
+Every command reports bad input as one ``error: <file>: <what>`` line on stderr
+with exit code 2, never a traceback (set ``INSPECTOR_DEBUG=1`` to see one for
+an unexpected internal error). TensorFlow is imported only by commands that
+need a live model.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Callable
+
+import click
+
+import inspector
+from inspector.errors import InspectorError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+MODEL = click.argument("model", metavar="MODEL", type=click.Path(dir_okay=True, path_type=str))
+
+
+class Group(click.Group):
+    """Runs commands with uniform error reporting."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except InspectorError as e:
+            fail(str(e), 2)
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except MemoryError:
+            fail("out of memory", 2)
+        except Exception as e:  # a bug of ours: one line, traceback on request
+            if os.environ.get("INSPECTOR_DEBUG"):
+                raise
+            fail(f"internal error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''} "
+                 "(set INSPECTOR_DEBUG=1 for a traceback)", 1)
+
+
+def fail(message: str, code: int) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(cls=Group, context_settings=CONTEXT)
+@click.version_option(inspector.__version__, "-V", "--version", prog_name="inspector")
+def main() -> None:
+    """Keras Graph Inspector: inspect, draw and export Keras models as graphs.
+
+    MODEL is a .keras file or a legacy full-model .h5 file. Files are read
+    statically: nothing in them is executed and TensorFlow is not imported.
+
+    \b
+    Examples:
+      inspector summary samples/build/customer_ticket_model.keras
+      inspector summary model.h5 --format markdown
+      inspector export model.keras -o graph.graphml
+    """
+
+
+def _read(model: str) -> "inspector.ModelGraph":
+    return inspector.read(model)
+
+
+@main.command(context_settings=CONTEXT)
+@MODEL
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
+              show_default=True, help="Output format.")
+def summary(model: str, fmt: str) -> None:
+    """Print one row per layer call: class, output shape, params, MACs, inputs.
+
+    Totals (trainable / non-trainable params and their bytes, MACs per sample),
+    the model inputs and outputs and the Keras version that saved the file
+    follow the table. A shared layer shows its parameters on its first call.
+
+    \b
+    Examples:
+      inspector summary model.keras
+      inspector summary model.keras --format json | jq .totals
+      inspector summary model.h5 --format markdown > MODEL.md
+    """
+    from inspector import summary as s
+
+    g = _read(model)
+    if fmt == "json":
+        click.echo(s.render_json(g), nl=False)
+    elif fmt == "markdown":
+        click.echo(s.render_markdown(g), nl=False)
+    else:
+        click.echo(s.render_text(g, rich_tty=sys.stdout.isatty()), nl=False)
+
+
+@main.command(context_settings=CONTEXT)
+@MODEL
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=str),
+              help="Output file: .json or .graphml.")
+def export(model: str, output: str) -> None:
+    """Write the layer-call graph as JSON or GraphML (format from the suffix).
+
+    The node and edge attributes are documented in the README ("Graph schema").
+    The file is written atomically: a failure leaves no partial output.
+
+    \b
+    Examples:
+      inspector export model.keras -o graph.json
+      inspector export model.h5 -o graph.graphml
+    """
+    from inspector.atomic import check_not_input
+    from inspector.export import export as do_export
+
+    check_not_input(output, model)
+    g = _read(model)
+    fmt = do_export(g, output)
+    click.echo(f"wrote {output} ({fmt}, {len(g)} nodes, {g.nx.number_of_edges()} edges)", err=True)
+
+
+def run(fn: Callable[[], Any] = main) -> None:
+    fn()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,434 @@
+"""Model config (as saved by Keras) → :class:`ModelGraph`, with no Keras import.
+
+Understands both config dialects:
+
+* Keras 3: each inbound node is ``{"args": [...], "kwargs": {...}}`` where tensors
+  are ``{"class_name": "__keras_tensor__", "config": {"shape", "dtype",
+  "keras_history": [layer, node_index, tensor_index]}}``.
+* Keras 2 / tf-keras: each inbound node is a list of
+  ``[layer, node_index, tensor_index, kwargs]``.
+
+Every loop here is iterative (walks lists and work stacks), so a model of
+tens of thousands of layers never meets Python's recursion limit; only model
+*nesting* recurses, and it is capped at :data:`MAX_NESTING`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import networkx as nx
+
+from .errors import BadModelFile
+from .graph import ModelGraph, node_id
+from .shapes import infer_output_shapes
+from .costs import activation_bytes, count_macs
+from .weights import mark_trainable, name_weights
+
+MAX_NESTING = 32
+MAX_LAYERS = 500_000
+MAX_DIM = 2**40
+
+Ref = tuple[str, int, int]
+
+
+def is_model_config(obj: Any) -> bool:
+    """True for a Functional/Sequential(-like) config that carries a layer list."""
+    return isinstance(obj, dict) and isinstance(obj.get("config"), dict) and isinstance(obj["config"].get("layers"), list)
+
+
+def is_op(entry: dict) -> bool:
+    """Keras 3 saves ``keras.ops`` calls in functional graphs as entries from ``keras.src.ops``."""
+    module = entry.get("module") or ""
+    return isinstance(module, str) and (module.startswith("keras.src.ops") or module.startswith("keras.ops"))
+
+
+def build_graph(obj: dict, weights: Any | None, path: str, depth: int = 0, trainable: bool = True) -> ModelGraph:
+    """Build the graph of one model config object (``{"class_name", "config", ...}``)."""
+    if depth > MAX_NESTING:
+        raise BadModelFile(f"models nested more than {MAX_NESTING} deep", path)
+    cfg = obj["config"]
+    cls = obj.get("class_name")
+    g = ModelGraph(name=str(cfg.get("name") or cls or "model"), class_name=str(cls))
+    trainable = trainable and cfg.get("trainable", True) is not False
+    if cls == "Sequential" or ("input_layers" not in cfg and "output_layers" not in cfg):
+        _sequential(g, cfg, weights, path, depth, trainable)
+    else:
+        _functional(g, cfg, weights, path, depth, trainable)
+    return g
+
+
+# --------------------------------------------------------------------------- entries
+def _check_entries(entries: list, path: str, sequential: bool) -> None:
+    if len(entries) > MAX_LAYERS:
+        raise BadModelFile(f"model lists {len(entries)} layers (limit {MAX_LAYERS})", path)
+    seen: set[str] = set()
+    for i, e in enumerate(entries):
+        if not isinstance(e, dict) or not isinstance(e.get("class_name"), str):
+            raise BadModelFile(f"layer entry {i} is not a layer config (no class_name)", path)
+        if not isinstance(e.get("config", {}), dict):
+            raise BadModelFile(f"layer entry {i} ({e['class_name']}) has a config that is not an object", path)
+        name = _entry_name(e, i)
+        if name in seen:
+            raise BadModelFile(f"two layers are named {name!r}", path)
+        seen.add(name)
+
+
+def _entry_name(e: dict, i: int = 0) -> str:
+    name = e.get("name")
+    if not isinstance(name, str):
+        name = (e.get("config") or {}).get("name")
+    return name if isinstance(name, str) and name else f"{e.get('class_name', 'layer')}_{i}"
+
+
+def _kind(e: dict) -> str:
+    if e["class_name"] == "InputLayer":
+        return "input"
+    if is_op(e):
+        return "op"
+    if is_model_config(e):
+        return "model"
+    return "layer"
+
+
+def _activation(cfg: dict) -> str | None:
+    act = cfg.get("activation")
+    if isinstance(act, str):
+        return act
+    if isinstance(act, dict):
+        inner = act.get("config")
+        if isinstance(inner, dict) and isinstance(inner.get("name"), str):
+            return inner["name"]
+        return str(act.get("class_name") or "custom")
+    return None
+
+
+def _dtype(cfg: dict) -> str | None:
+    """Compute dtype of a layer from its (Keras 2 string or Keras 3 policy dict) dtype."""
+    d = cfg.get("dtype")
+    if isinstance(d, dict):
+        d = (d.get("config") or {}).get("name")
+    if not isinstance(d, str):
+        return None
+    return {"mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}.get(d, d)
+
+
+def _shape(v: Any) -> tuple | None:
+    """A saved shape (list of ints/None) as a tuple, or None if it is not one."""
+    if isinstance(v, dict) and "class_name" in v:  # serialized TensorShape etc.
+        return None
+    if not isinstance(v, (list, tuple)) or len(v) > 64:
+        return None
+    out = []
+    for d in v:
+        if d is None or (isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= MAX_DIM):
+            out.append(d)
+        elif isinstance(d, int) and d == -1:
+            out.append(None)
+        else:
+            return None
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- inbound parsing
+def _is_ref(v: Any, names: set[str]) -> bool:
+    return (isinstance(v, list) and len(v) in (3, 4) and isinstance(v[0], str) and v[0] in names
+            and isinstance(v[1], int) and isinstance(v[2], int))
+
+
+def _parse_call(call: Any, names: set[str], path: str, layer: str) -> tuple[list[tuple[Ref, Any, Any]], dict]:
+    """Tensor inputs [(ref, shape, dtype)] of one inbound node, and its non-tensor kwargs."""
+    tensors: list[tuple[Ref, Any, Any]] = []
+    kwargs: dict = {}
+    if isinstance(call, dict):  # Keras 3
+        kwargs = {k: v for k, v in (call.get("kwargs") or {}).items() if not _has_tensor(v)} if isinstance(call.get("kwargs"), dict) else {}
+        stack: list[Any] = [call.get("kwargs") or {}, call.get("args") or []]
+        while stack:
+            v = stack.pop()
+            if isinstance(v, dict):
+                if v.get("class_name") == "__keras_tensor__":
+                    c = v.get("config") or {}
+                    h = c.get("keras_history")
+                    if not (isinstance(h, list) and len(h) == 3 and isinstance(h[0], str)
+                            and isinstance(h[1], int) and isinstance(h[2], int)):
+                        raise BadModelFile(f"layer {layer!r} has a malformed tensor reference {h!r}", path)
+                    tensors.append(((h[0], h[1], h[2]), c.get("shape"), c.get("dtype")))
+                else:
+                    stack.extend(reversed(list(v.values())))
+            elif isinstance(v, (list, tuple)):
+                stack.extend(reversed(v))
+    elif isinstance(call, list):  # Keras 2: [[name, node, tensor, kwargs], ...]
+        for item in call:
+            if not (isinstance(item, list) and len(item) >= 3 and isinstance(item[0], str)):
+                raise BadModelFile(f"layer {layer!r} has a malformed inbound node {item!r:.80}", path)
+            if not (isinstance(item[1], int) and isinstance(item[2], int)):
+                raise BadModelFile(f"layer {layer!r} has a malformed inbound node {item!r:.80}", path)
+            tensors.append(((item[0], item[1], item[2]), None, None))
+            kw = item[3] if len(item) > 3 and isinstance(item[3], dict) else {}
+            for k, v in kw.items():
+                stack2 = [v]
+                found = False
+                while stack2:
+                    x = stack2.pop()
+                    if _is_ref(x, names):
+                        tensors.append(((x[0], x[1], x[2]), None, None))
+                        found = True
+                    elif isinstance(x, (list, dict)):
+                        stack2.extend(x.values() if isinstance(x, dict) else x)
+                if not found:
+                    kwargs[k] = v
+    else:
+        raise BadModelFile(f"layer {layer!r} has an inbound node that is neither a list nor an object", path)
+    return tensors, kwargs
+
+
+def _has_tensor(v: Any) -> bool:
+    stack = [v]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, dict):
+            if x.get("class_name") == "__keras_tensor__":
+                return True
+            stack.extend(x.values())
+        elif isinstance(x, list):
+            stack.extend(x)
+    return False
+
+
+def _refs(v: Any) -> list[Ref]:
+    """input_layers/output_layers in any saved form: [n,i,j] | [[n,i,j], ...] | {key: [n,i,j]}."""
+    if isinstance(v, dict):
+        v = list(v.values())
+    if isinstance(v, list) and len(v) == 3 and isinstance(v[0], str) and isinstance(v[1], int):
+        return [(v[0], v[1], v[2])]
+    out: list[Ref] = []
+    for item in v if isinstance(v, list) else []:
+        out.extend(_refs(item))
+    return out
+
+
+# --------------------------------------------------------------------------- functional
+def _functional(g: ModelGraph, cfg: dict, weights: Any, path: str, depth: int, trainable: bool) -> None:
+    entries = cfg["layers"]
+    _check_entries(entries, path, sequential=False)
+    names = [_entry_name(e, i) for i, e in enumerate(entries)]
+    name_set = set(names)
+    calls: dict[str, list[tuple[list, dict]]] = {}
+    for name, e in zip(names, entries):
+        inbound = e.get("inbound_nodes") or []
+        if not isinstance(inbound, list):
+            raise BadModelFile(f"layer {name!r} has inbound_nodes that is not a list", path)
+        calls[name] = [_parse_call(c, name_set, path, name) for c in inbound]
+
+    # nodes, in model order
+    for name, e in zip(names, entries):
+        n = max(1, len(calls[name]))
+        for k in range(n):
+            _add_layer_node(g, e, name, k, n, trainable)
+
+    # edges
+    observed: dict[tuple[str, int], tuple[Any, Any]] = {}
+    for name in names:
+        n = max(1, len(calls[name]))
+        for k, (tensors, kwargs) in enumerate(calls[name]):
+            dst = node_id(name, k, n)
+            g.nx.nodes[dst]["call_kwargs"] = kwargs or None
+            for j, ((src, ni, ti), shape, dtype) in enumerate(tensors):
+                src_id = _resolve(src, ni, calls, path, name)
+                if ti < 0 or ti > 10_000:
+                    raise BadModelFile(f"layer {name!r} refers to output {ti} of {src!r}", path)
+                g.add_edge(src_id, dst, arg_index=j, tensor_index=ti, shape=_shape(shape), dtype=dtype)
+                if _shape(shape) is not None:
+                    observed[(src_id, ti)] = (_shape(shape), dtype)
+    _check_acyclic(g, path)
+
+    g.inputs = [_resolve(n, i, calls, path, "input_layers") for n, i, _ in _refs(cfg.get("input_layers"))]
+    g.outputs = [(_resolve(n, i, calls, path, "output_layers"), t) for n, i, t in _refs(cfg.get("output_layers"))]
+    _finish(g, entries, names, weights, observed, path, depth, trainable, sequential=False)
+
+
+def _resolve(src: str, ni: int, calls: dict, path: str, user: str) -> str:
+    if src not in calls:
+        raise BadModelFile(f"layer {user!r} refers to unknown layer {src!r}", path)
+    n = max(1, len(calls[src]))
+    if ni < 0 or ni >= n:
+        raise BadModelFile(f"layer {user!r} refers to call {ni} of {src!r}, which has {n}", path)
+    return node_id(src, ni, n)
+
+
+def _check_acyclic(g: ModelGraph, path: str) -> None:
+    if not nx.is_directed_acyclic_graph(g.nx):
+        cycle = nx.find_cycle(g.nx)
+        chain = " -> ".join([str(c[0]) for c in cycle] + [str(cycle[0][0])])
+        raise BadModelFile(f"inbound nodes form a cycle ({chain})", path)
+
+
+def _add_layer_node(g: ModelGraph, e: dict, name: str, k: int, n: int, trainable: bool, **extra: Any) -> str:
+    cfg = e.get("config") or {}
+    nid = node_id(name, k, n)
+    g.add_node(
+        nid, name=name, class_name=e["class_name"], module=e.get("module"),
+        registered_name=e.get("registered_name"), kind=_kind(e), call_index=k, num_calls=n,
+        config=cfg, activation=_activation(cfg),
+        trainable=trainable and cfg.get("trainable", True) is not False,
+        input_shapes=[], output_shapes=[], output_dtypes=[], **extra,
+    )
+    return nid
+
+
+# --------------------------------------------------------------------------- sequential
+def _sequential(g: ModelGraph, cfg: dict, weights: Any, path: str, depth: int, trainable: bool) -> None:
+    entries = cfg["layers"]
+    _check_entries(entries, path, sequential=True)
+    names = [_entry_name(e, i) for i, e in enumerate(entries)]
+    observed: dict[tuple[str, int], tuple[Any, Any]] = {}
+    prev: str | None = None
+    if entries and entries[0]["class_name"] == "InputLayer":
+        prev = _add_layer_node(g, entries[0], names[0], 0, 1, trainable, synthetic=True)
+        body = list(zip(names[1:], entries[1:]))
+    else:
+        body = list(zip(names, entries))
+        first_cfg = (entries[0].get("config") or {}) if entries else {}
+        shape = (_shape(cfg.get("build_input_shape")) or _shape(first_cfg.get("batch_input_shape"))
+                 or _shape(first_cfg.get("batch_shape"))
+                 or _shape((entries[0].get("build_config") or {}).get("input_shape") if entries else None))
+        if shape is not None:
+            prev = f"{names[0]}_input"
+            g.add_node(prev, name=prev, class_name="InputLayer", module="keras.layers", registered_name=None,
+                       kind="input", call_index=0, num_calls=1, synthetic=True,
+                       config={"batch_shape": list(shape), "dtype": _dtype(first_cfg) or "float32"},
+                       activation=None, trainable=True, input_shapes=[], output_shapes=[], output_dtypes=[])
+    if prev is not None:
+        g.inputs = [prev]
+    for name, e in body:
+        nid = _add_layer_node(g, e, name, 0, 1, trainable)
+        if prev is not None:
+            in_shape = _shape((e.get("build_config") or {}).get("input_shape"))
+            g.add_edge(prev, nid, arg_index=0, tensor_index=0, shape=in_shape, dtype=None)
+            if in_shape is not None:
+                observed[(prev, 0)] = (in_shape, None)
+        prev = nid
+    if prev is not None:
+        g.outputs = [(prev, 0)]
+    _finish(g, entries, names, weights, observed, path, depth, trainable, sequential=True)
+
+
+# --------------------------------------------------------------------------- shapes, weights, costs
+def _finish(g: ModelGraph, entries: list, names: list[str], weights: Any, observed: dict,
+            path: str, depth: int, trainable: bool, sequential: bool) -> None:
+    by_name = dict(zip(names, entries))
+    saved = [(n, e["class_name"]) for n, e in zip(names, entries)
+             if not is_op(e) and not (sequential and e["class_name"] == "InputLayer")]
+    container = weights(saved) if callable(weights) else weights
+
+    # nested models first: their output shapes feed shape propagation
+    for nid, a in list(g.nx.nodes(data=True)):
+        if a["kind"] == "model" and a["call_index"] == 0:
+            e = by_name[a["name"]]
+            sub_weights = None
+            if container is not None:
+                sub_entries = [(_entry_name(x, i), x.get("class_name", "")) for i, x in enumerate(e["config"]["layers"])
+                               if isinstance(x, dict)]
+                inner_seq = e.get("class_name") == "Sequential" or "input_layers" not in e["config"]
+                if inner_seq:
+                    sub_entries = [s for s in sub_entries if s[1] != "InputLayer"]
+                sub_entries = [s for s, x in zip(sub_entries, [x for x in e["config"]["layers"] if isinstance(x, dict)]) if not is_op(x)] if not inner_seq else sub_entries
+                sub_weights = container.nested(a["name"], sub_entries)
+            sub = build_graph(e, sub_weights, path, depth + 1, a["trainable"])
+            g.subgraphs[nid] = sub
+            for other in g.calls(a["name"]):
+                g.nx.nodes[other]["subgraph"] = nid
+
+    for nid in g.order():
+        a = g.nx.nodes[nid]
+        ins = sorted(g.nx.in_edges(nid, keys=True, data=True), key=lambda t: t[3].get("arg_index") or 0)
+        in_shapes, in_dtypes = [], []
+        for u, _, _, d in ins:
+            ti = d.get("tensor_index") or 0
+            outs = g.nx.nodes[u]["output_shapes"]
+            s = d.get("shape") or (outs[ti] if ti < len(outs) else None)
+            if d.get("shape") is None:
+                d["shape"] = s
+            dts = g.nx.nodes[u]["output_dtypes"]
+            dt = d.get("dtype") or (dts[ti] if ti < len(dts) else None)
+            d["dtype"] = dt
+            in_shapes.append(s)
+            in_dtypes.append(dt)
+        a["input_shapes"] = in_shapes
+        cfg = a["config"]
+        if a["kind"] == "input":
+            shape = _shape(cfg.get("batch_shape")) or _shape(cfg.get("batch_input_shape"))
+            if shape is None and _shape(cfg.get("shape")) is not None:
+                shape = (None,) + _shape(cfg.get("shape"))
+            inferred = [shape]
+        elif a["kind"] == "model":
+            sub = g.subgraphs[a["subgraph"]]
+            inferred = [sub.nx.nodes[o]["output_shapes"][t] if t < len(sub.nx.nodes[o]["output_shapes"]) else None
+                        for o, t in sub.outputs]
+        else:
+            try:
+                inferred = infer_output_shapes(a["class_name"], cfg, in_shapes, a.get("call_kwargs") or {}) or []
+            except Exception:  # a rule that trips on odd config: shape unknown, not a crash
+                inferred = []
+        n_out = max([t + 1 for (src, t) in observed if src == nid] + [len(inferred), 1])
+        outs, dts = [], []
+        own_dtype = _dtype(cfg) if a["kind"] != "op" else None
+        for t in range(n_out):
+            obs = observed.get((nid, t))
+            outs.append(obs[0] if obs else (inferred[t] if t < len(inferred) else None))
+            dts.append((obs[1] if obs and obs[1] else None) or own_dtype or (in_dtypes[0] if in_dtypes else None)
+                       or "float32")
+        a["output_shapes"] = outs
+        a["output_dtypes"] = dts
+
+    for nid, a in g.nx.nodes(data=True):
+        if a["call_index"] != 0:
+            continue
+        e = by_name.get(a["name"])
+        if a["kind"] == "model":
+            sub = g.subgraphs[a["subgraph"]]
+            t = sub.totals()
+            a["params_trainable"], a["params_non_trainable"] = t["params_trainable"], t["params_non_trainable"]
+            a["weights"] = [w for _, sa in sub.nodes() for w in (sa.get("weights") or [])]
+            continue
+        if a["kind"] == "op" or a.get("synthetic"):
+            a["params_trainable"], a["params_non_trainable"], a["weights"] = 0, 0, []
+            continue
+        ws = None
+        if container is not None:
+            try:
+                ws = container.weights(a["name"])
+            except ValueError as err:
+                raise BadModelFile(str(err), path) from None
+        if ws is None:
+            a["params_trainable"] = a["params_non_trainable"] = None
+            a["weights"] = None
+            continue
+        name_weights(a["class_name"], a["config"], ws)
+        mark_trainable(a["class_name"], a["config"], ws, a["trainable"])
+        a["weights"] = [w.as_dict() for w in ws]
+        a["params_trainable"] = sum(_numel(w.shape) for w in ws if w.trainable)
+        a["params_non_trainable"] = sum(_numel(w.shape) for w in ws if not w.trainable)
+
+    for nid, a in g.nx.nodes(data=True):
+        first = g.nx.nodes[g.calls(a["name"])[0]] if a["call_index"] else a
+        wshapes = [tuple(w["shape"]) for w in (first.get("weights") or [])]
+        if a["kind"] == "model":
+            a["macs"] = g.subgraphs[a["subgraph"]].totals()["macs"] if g.subgraphs[a["subgraph"]].totals()["macs_known"] else None
+        elif a["kind"] == "input":
+            a["macs"] = 0
+        else:
+            try:
+                a["macs"] = count_macs(a["class_name"], a["config"], a["input_shapes"], a["output_shapes"], wshapes)
+            except Exception:
+                a["macs"] = None
+        try:
+            a["activation_bytes"] = activation_bytes(a["output_shapes"], a["output_dtypes"])
+        except Exception:
+            a["activation_bytes"] = None
+
+
+def _numel(shape: tuple) -> int:
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n

@@ -1,0 +1,48 @@
+"""Shared fixtures: sample models built in code (never downloaded), saved to temp dirs."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+
+@pytest.fixture(scope="session")
+def keras():
+    import keras as k
+
+    return k
+
+
+@pytest.fixture(scope="session")
+def sample_dir(tmp_path_factory, keras):
+    """Every `.keras` sample of the seed text, built once per test session."""
+    from samples import seed_models
+
+    out = tmp_path_factory.mktemp("samples")
+    models = {}
+    for name, build in seed_models.SAMPLES.items():
+        keras.backend.clear_session()
+        model = build()
+        path = str(out / f"{name}.keras")
+        model.save(path)
+        models[name] = (model, path)
+    return models
+
+
+def run_cli(*args: str, check_tf: bool = False, **kw) -> subprocess.CompletedProcess:
+    """Run the CLI in a fresh interpreter (as a user would)."""
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    code = "import sys; from cli import main; sys.argv = ['inspector'] + sys.argv[1:]\n"
+    if check_tf:
+        code += ("import atexit\n"
+                 "atexit.register(lambda: print('TF_LOADED=' + str('tensorflow' in sys.modules or 'keras' in sys.modules), file=sys.stderr))\n")
+    code += "main()"
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env,
+                          timeout=kw.pop("timeout", 120), **kw)

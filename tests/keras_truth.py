@@ -1,0 +1,78 @@
+"""What Keras itself says about a model: layer calls, connections, shapes, params.
+
+Tests compare the inspector's graph against these facts, which come from the
+live Keras objects (node objects, ``layer.output``, ``count_params()``), never
+from our own reader.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+
+def node_name(layer_name: str, k: int, n: int) -> str:
+    return layer_name if n <= 1 else f"{layer_name}:{k}"
+
+
+def keras3_calls(model: Any) -> dict[str, Any]:
+    """For a Keras 3 Functional/Sequential model: every operation call inside it.
+
+    Returns {"calls": {node_id: {"op", "is_layer", "outputs": [shapes]}},
+             "edges": Counter((src_id, dst_id, tensor_index))}.
+    """
+    import keras
+
+    fn = model
+    if isinstance(model, keras.Sequential) and getattr(model, "_functional", None) is not None:
+        fn = model._functional
+    nodes = [n for depth in sorted(fn._nodes_by_depth) for n in fn._nodes_by_depth[depth]]
+    node_set = set(id(n) for n in nodes)
+    per_op: dict[int, list] = {}
+    for op in fn._operations:
+        per_op[id(op)] = [n for n in op._inbound_nodes if id(n) in node_set]
+    calls, edges = {}, Counter()
+
+    def nid(node):
+        op = node.operation
+        mine = per_op[id(op)]
+        return node_name(op.name, [id(x) for x in mine].index(id(node)), len(mine))
+
+    for node in nodes:
+        op = node.operation
+        calls[nid(node)] = {
+            "op": op,
+            "is_layer": isinstance(op, keras.layers.Layer),
+            "is_input": isinstance(op, keras.layers.InputLayer),
+            "outputs": [tuple(t.shape) for t in node.output_tensors],
+        }
+        for t in node.input_tensors:
+            src_op, ni, ti = t._keras_history
+            src_node = src_op._inbound_nodes[ni]
+            edges[(nid(src_node), nid(node), ti)] += 1
+    return {"calls": calls, "edges": edges}
+
+
+def our_edges(g) -> Counter:
+    return Counter((u, v, d.get("tensor_index") or 0) for u, v, d in g.nx.edges(data=True))
+
+
+def assert_matches_keras3(g, model) -> None:
+    """The whole acceptance check for a Keras 3 graph model."""
+    truth = keras3_calls(model)
+    calls = truth["calls"]
+    ours = {n for n, a in g.nx.nodes(data=True)}
+    # Sequential: Keras's functional twin has the InputLayer our reader marks synthetic
+    assert ours == set(calls), (sorted(ours ^ set(calls)))
+    assert our_edges(g) == truth["edges"]
+    for nid, c in calls.items():
+        a = g.node(nid)
+        assert [tuple(s) if s is not None else None for s in a["output_shapes"]] == c["outputs"], nid
+        assert a["kind"] == ("input" if c["is_input"] else ("op" if not c["is_layer"] else a["kind"]))
+        if c["is_layer"] and a["call_index"] == 0 and not c["is_input"]:
+            layer = c["op"]
+            total = (a["params_trainable"] or 0) + (a["params_non_trainable"] or 0)
+            assert total == layer.count_params(), nid
+            assert a["params_trainable"] == sum(int(w.numpy().size) for w in layer.trainable_weights), nid
+    layer_names = [l.name for l in model.layers]
+    assert g.layers == layer_names
+    assert g.totals()["params_total"] == model.count_params()
