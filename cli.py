@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Callable
+from typing import Any
 
 import click
 
 import inspector
+from inspector.cli_common import model_options, open_graph
 from inspector.errors import InspectorError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-MODEL = click.argument("model", metavar="MODEL", type=click.Path(dir_okay=True, path_type=str))
 
 
 class Group(click.Group):
@@ -62,15 +62,11 @@ def main() -> None:
     """
 
 
-def _read(model: str) -> "inspector.ModelGraph":
-    return inspector.read(model)
-
-
 @main.command(context_settings=CONTEXT)
-@MODEL
+@model_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
               show_default=True, help="Output format.")
-def summary(model: str, fmt: str) -> None:
+def summary(model: str, fmt: str, **opts: Any) -> None:
     """Print one row per layer call: class, output shape, params, MACs, inputs.
 
     Totals (trainable / non-trainable params and their bytes, MACs per sample),
@@ -85,7 +81,7 @@ def summary(model: str, fmt: str) -> None:
     """
     from inspector import summary as s
 
-    g = _read(model)
+    g = open_graph(model, **opts)
     if fmt == "json":
         click.echo(s.render_json(g), nl=False)
     elif fmt == "markdown":
@@ -95,10 +91,10 @@ def summary(model: str, fmt: str) -> None:
 
 
 @main.command(context_settings=CONTEXT)
-@MODEL
+@model_options
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=str),
               help="Output file: .json or .graphml.")
-def export(model: str, output: str) -> None:
+def export(model: str, output: str, **opts: Any) -> None:
     """Write the layer-call graph as JSON or GraphML (format from the suffix).
 
     The node and edge attributes are documented in the README ("Graph schema").
@@ -113,13 +109,25 @@ def export(model: str, output: str) -> None:
     from inspector.export import export as do_export
 
     check_not_input(output, model)
-    g = _read(model)
+    g = open_graph(model, **opts)
     fmt = do_export(g, output)
     click.echo(f"wrote {output} ({fmt}, {len(g)} nodes, {g.nx.number_of_edges()} edges)", err=True)
 
 
-def run(fn: Callable[[], Any] = main) -> None:
-    fn()
+def _register_commands() -> None:
+    """Add every ``inspector.commands.*`` module's COMMANDS (render, extract, ...)."""
+    import importlib
+    import pkgutil
+
+    import inspector.commands as pkg
+
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"inspector.commands.{info.name}")
+        for command in getattr(module, "COMMANDS", []):
+            main.add_command(command)
+
+
+_register_commands()
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from .errors import BadModelFile, InspectorError, UnsafeModel
 from .graph import EDGE_FIELDS, NODE_FIELDS, ModelGraph
 
 __version__ = "0.1.0"
-__all__ = ["read", "ModelGraph", "InspectorError", "BadModelFile", "UnsafeModel",
+__all__ = ["read", "from_config", "ModelGraph", "InspectorError", "BadModelFile", "UnsafeModel",
            "NODE_FIELDS", "EDGE_FIELDS", "__version__"]
 
 
@@ -33,3 +33,13 @@ def read(source: Any) -> ModelGraph:
 
         return read_file(os.fspath(source))
     raise InspectorError(f"cannot read a {type(source).__name__}: pass a path to a .keras or .h5 file")
+
+
+def from_config(config: dict, name: str = "<config>") -> ModelGraph:
+    """Graph of a model config dict (``model.get_config()`` wrapped as saved, or a
+    parsed ``config.json``) without weights: parameter counts are unknown."""
+    from .config_graph import build_graph, is_model_config
+
+    if not is_model_config(config):
+        raise BadModelFile("not a Functional/Sequential model config (no layer list)", name)
+    return build_graph(config, None, name)

@@ -38,8 +38,13 @@ def is_model_config(obj: Any) -> bool:
 
 def is_op(entry: dict) -> bool:
     """Keras 3 saves ``keras.ops`` calls in functional graphs as entries from ``keras.src.ops``."""
-    module = entry.get("module") or ""
-    return isinstance(module, str) and (module.startswith("keras.src.ops") or module.startswith("keras.ops"))
+    module = entry.get("module")
+    if isinstance(module, str) and module:
+        return module.startswith("keras.src.ops") or module.startswith("keras.ops")
+    # legacy .h5 configs carry no module: an op's config has no "trainable" (every layer's has)
+    cfg = entry.get("config")
+    return (entry.get("class_name") != "InputLayer" and isinstance(cfg, dict)
+            and "trainable" not in cfg and "batch_input_shape" not in cfg)
 
 
 def build_graph(obj: dict, weights: Any | None, path: str, depth: int = 0, trainable: bool = True) -> ModelGraph:

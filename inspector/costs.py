@@ -45,7 +45,10 @@ import math
 import re
 from typing import Any
 
+from . import shapes_conv
 from .shapes import (
+    _IDENTITY_LAYERS,
+    _LAYERS,
     _OP_NAME_CLASHES,
     _is_op,
     _short_name,
@@ -137,26 +140,26 @@ def _per_element(name, config, ins, outs, weights) -> int:
     return _numel(_at(outs, 0) or _at(ins, 0))
 
 
-def _dense(name, config, ins, outs, weights) -> int:
+def _dense(name, config, ins, outs, weights) -> int | None:
+    """``rows * in_features * units``; the kernel ``(in, units)`` only fills
+    in what an unknown input shape or a missing ``units`` leaves open."""
     kernel = _weight(weights, 0)
     x, y = _at(ins, 0), _at(outs, 0)
-    if x is not None:
-        dims = _known(x)
-        rows, features = math.prod(dims[:-1]), dims[-1]
-    else:
-        dims = _known(y)
-        rows, features = math.prod(dims[:-1]), (kernel or (None,))[0]
+    dims = _known(x if x is not None else y)
+    rows = math.prod(dims[:-1])
+    features = dims[-1] if x is not None else (kernel[0] if kernel else None)
     units = config.get("units")
-    units = as_int(units, 1) if units is not None else (kernel or [None])[-1]
+    units = as_int(units, 1) if units is not None else (
+        kernel[-1] if kernel else None)
     if features is None or units is None:
         return None
     return rows * features * units
 
 
-def _einsum_dense(name, config, ins, outs, weights) -> int:
-    """Product of the sizes of all distinct einsum letters (batch letter or
-    batch elided axis = 1) times the elided (``...``) axes: every
-    combination of index values is one MAC."""
+def _einsum_dense(name, config, ins, outs, weights) -> int | None:
+    """Product of the sizes of all distinct einsum letters (the batch letter
+    or batch axis counts 1) times the elided (``...``) axes: every
+    combination of index values is one multiply-accumulate."""
     x, y = _at(ins, 0), _at(outs, 0)
     in_spec, w_spec, out_spec, left = parse_einsum_equation(
         str(config.get("equation")))
@@ -166,33 +169,28 @@ def _einsum_dense(name, config, ins, outs, weights) -> int:
     elided = len(x) - len(in_spec)
     if elided < 0:
         return None
-    sizes: dict[str, int | None] = {}
+    sizes: dict[str, int] = {}
 
-    def bind(letter: str, size: int | None) -> None:
-        if size is None:
-            sizes.setdefault(letter, None)
-        elif sizes.get(letter) is None:
-            sizes[letter] = size
-        elif sizes[letter] != size:
-            raise ShapeError("inconsistent einsum sizes")
+    def bind(letters: str, dims: tuple) -> None:
+        for letter, size in zip(letters, dims):
+            if size is not None and letter not in sizes:
+                sizes[letter] = size
+            elif size is not None and sizes[letter] != size:
+                raise ShapeError("inconsistent einsum sizes")
 
-    in_dims = x[elided:] if left else x[:len(in_spec)]
+    bind(in_spec, x[elided:] if left else x[:len(in_spec)])
     extra = x[:elided] if left else x[len(in_spec):]
-    for letter, size in zip(in_spec, in_dims):
-        bind(letter, size)
     if y is not None:
         y = (1, *y[1:])
-        out_dims = y[elided:] if left else y[:len(out_spec)]
-        for letter, size in zip(out_spec, out_dims):
-            bind(letter, size)
+        bind(out_spec, y[elided:] if left else y[:len(out_spec)])
     kernel = _weight(weights, 0)
     if kernel is not None and len(kernel) == len(w_spec):
-        for letter, size in zip(w_spec, kernel):
-            bind(letter, size)
-    if any(v is None for v in sizes.values()) or any(
-            d is None for d in extra):
+        # fallback only: letters already known from shapes win
+        bind("".join(c for c in w_spec if c not in sizes),
+             tuple(k for c, k in zip(w_spec, kernel) if c not in sizes))
+    if set(in_spec + w_spec + out_spec) - set(sizes) or None in extra:
         return None
-    return math.prod(sizes.values()) * math.prod(extra)
+    return math.prod(sizes.values()) * math.prod(extra)  # type: ignore
 
 
 def _spatial(shape: Shape, fmt: str) -> tuple[tuple[int, ...], int]:
@@ -360,29 +358,27 @@ def _op_macs(name: str, ins: list, outs: list) -> int | None:
     return 0 if name in OP_HANDLERS else None
 
 
+_PER_ELEMENT = ("BatchNormalization", "SyncBatchNormalization",
+                "LayerNormalization", "GroupNormalization", "RMSNormalization",
+                "UnitNormalization", "Rescaling", "Normalization")
+_SHAPE_ONLY_HANDLERS = {
+    shapes_conv.pooling, shapes_conv.global_pooling,
+    shapes_conv.adaptive_pooling, shapes_conv.zero_padding,
+    shapes_conv.cropping, shapes_conv.upsampling, shapes_conv.resize_like,
+}
+# Layers doing no multiply-accumulates: derived from the shape registry so
+# the two modules agree on which classes exist.
 _ZERO = frozenset(
-    ["InputLayer", "Reshape", "Flatten", "Permute", "RepeatVector",
-     "Concatenate", "Identity", "Masking", "Embedding", "Activation",
-     "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "ThresholdedReLU",
-     "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
-     "GaussianDropout", "GaussianNoise", "AlphaDropout",
-     "ActivityRegularization", "Add", "Subtract", "Multiply", "Average",
-     "Maximum", "Minimum", "Resizing", "CenterCrop", "RandomCrop",
-     "StringLookup", "IntegerLookup", "Hashing", "Discretization",
-     "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation",
-     "RandomContrast", "RandomBrightness"]
-    + [f"{kind}{n}D" for n in (1, 2, 3) for kind in (
-        "MaxPooling", "AveragePooling", "MaxPool", "AvgPool",
-        "GlobalMaxPooling", "GlobalAveragePooling", "GlobalMaxPool",
-        "GlobalAvgPool", "AdaptiveMaxPooling", "AdaptiveAveragePooling",
-        "ZeroPadding", "Cropping", "UpSampling")]
+    {n for n, h in _LAYERS.items() if h in _SHAPE_ONLY_HANDLERS}
+    | (set(_IDENTITY_LAYERS) - set(_PER_ELEMENT))
+    | {"InputLayer", "Reshape", "Flatten", "Permute", "RepeatVector",
+       "Concatenate", "Embedding", "Add", "Subtract", "Multiply", "Average",
+       "Maximum", "Minimum", "StringLookup", "IntegerLookup", "Hashing",
+       "Discretization"}
 )
 
 _HANDLERS: dict[str, Any] = {
-    **{n: _per_element for n in (
-        "BatchNormalization", "SyncBatchNormalization", "LayerNormalization",
-        "GroupNormalization", "RMSNormalization", "UnitNormalization",
-        "Rescaling", "Normalization")},
+    **{n: _per_element for n in _PER_ELEMENT},
     "Dense": _dense,
     "EinsumDense": _einsum_dense,
     "MultiHeadAttention": _mha,

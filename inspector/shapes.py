@@ -128,8 +128,8 @@ def _identity(cn: str, config: dict, shapes: list, kw: dict) -> Shape:
 
 def _dense(cn: str, config: dict, shapes: list, kw: dict) -> Shape:
     shape = first(shapes)
-    if len(shape) < 1:
-        raise ShapeError("Dense on a scalar")
+    if len(shape) < 2:  # Dense's InputSpec(min_ndim=2)
+        raise ShapeError("Dense needs a batched input of rank >= 2")
     return (*shape[:-1], as_int(config.get("units"), 1))
 
 
@@ -154,10 +154,11 @@ def parse_einsum_equation(equation: str) -> tuple[str, str, str, bool]:
 def _einsum_dense(cn: str, config: dict, shapes: list, kw: dict) -> Shape:
     """EinsumDense, after ``_analyze_split_string``: the configured partial
     ``output_shape`` excludes the batch axis and the elided (``...``) axes,
-    which are copied from the input.  Unknown entries of the partial shape
-    stay unknown, exactly like Keras.  (Keras' symbolic shape reverses
-    leading elided axes when there are more than two; we use the order the
-    einsum actually produces.)"""
+    which are copied from the input.  An unknown (None) entry of the partial
+    shape whose letter also appears in the input takes the input's size:
+    that is what the einsum produces and what tf-keras reports, while Keras
+    3's symbolic shape leaves it None.  (Keras 3 also reverses leading
+    elided axes when there are more than two; we use the einsum's order.)"""
     shape = first(shapes)
     in_spec, w_spec, out_spec, left = parse_einsum_equation(
         str(config.get("equation")))
@@ -169,7 +170,7 @@ def _einsum_dense(cn: str, config: dict, shapes: list, kw: dict) -> Shape:
         raise ShapeError("input rank below equation rank")
     if elided > 0 and left:
         out = [shape[0], *shape[1:elided], *partial]
-        in_map = {d: i + elided for i, d in enumerate(in_spec)}
+        in_map = {d: i + elided - len(shape) for i, d in enumerate(in_spec)}
         out_map = {d: i + elided for i, d in enumerate(out_spec)}
     else:
         out = [shape[0], *partial]
@@ -182,6 +183,7 @@ def _einsum_dense(cn: str, config: dict, shapes: list, kw: dict) -> Shape:
             o, i = out[out_map[dim]], shape[in_map[dim]]
             if o is not None and i is not None and o != i:
                 raise ShapeError("einsum output disagrees with input")
+            out[out_map[dim]] = i if o is None else o
     for dim in out_spec:
         if dim not in in_spec and dim not in w_spec:
             raise ShapeError("einsum output axis without a source")

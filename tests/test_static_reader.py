@@ -1,0 +1,199 @@
+"""The static reader against Keras itself: samples, keras.applications, legacy h5, tf-keras."""
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+import inspector
+from keras_truth import assert_matches_keras3, our_edges
+from samples import seed_models
+
+GRAPH_SAMPLES = [n for n in seed_models.SAMPLES if n != "my_model"]
+
+
+@pytest.mark.parametrize("name", GRAPH_SAMPLES)
+def test_sample_matches_keras(sample_dir, name):
+    model, path = sample_dir[name]
+    g = inspector.read(path)
+    assert_matches_keras3(g, model)
+    assert [i for i in g.inputs] == [t._keras_history[0].name for t in model.inputs]
+    assert [o for o, _ in g.outputs] == [t._keras_history[0].name for t in model.outputs]
+
+
+def test_customer_ticket_model_io(sample_dir):
+    g = inspector.read(sample_dir["customer_ticket_model"][1])
+    assert g.inputs == ["title", "text_body", "tags"]
+    assert [o for o, _ in g.outputs] == ["priority", "department"]
+    assert g.node("title")["output_shapes"] == [(None, 10000)]
+    # the intermediate layer the seed reuses (model.layers[4]) and what it depends on
+    model = sample_dir["customer_ticket_model"][0]
+    assert g.layers[4] == model.layers[4].name
+    assert g.ancestors(model.layers[4].name) == {"title", "text_body", "tags", "concatenate"}
+
+
+def test_difficulty_head_adds_exactly_one_layer(sample_dir):
+    a = inspector.read(sample_dir["customer_ticket_model"][1])
+    b = inspector.read(sample_dir["customer_ticket_with_difficulty"][1])
+    assert set(b.layers) - set(a.layers) == {"difficulty"}
+    assert b.node("difficulty")["output_shapes"] == [(None, 3)]
+
+
+def test_shared_layer_is_two_nodes_and_acyclic(sample_dir):
+    import networkx as nx
+
+    model, path = sample_dir["shared_layer_model"]
+    g = inspector.read(path)
+    assert nx.is_directed_acyclic_graph(g.nx)
+    shared = [l for l in model.layers if len([n for n in l._inbound_nodes]) > 1]
+    assert shared
+    for layer in shared:
+        assert len(g.calls(layer.name)) >= 2
+    # Add()([x, x]) gives two parallel edges
+    assert any(c == 2 for c in our_edges(g).values())
+
+
+def test_subclassed_model_file_gives_weights_and_hint(sample_dir):
+    model, path = sample_dir["my_model"]
+    g = inspector.read(path)
+    assert g.meta.get("opaque") and "--load" in g.meta["hint"]
+    assert g.class_name == type(model).__name__
+    assert g.totals()["params_total"] == model.count_params()
+
+
+def test_custom_layer_params(sample_dir):
+    model, path = sample_dir["functional_with_subclassed_classifier"]
+    g = inspector.read(path)
+    clf = model.layers[-1]
+    a = g.node(clf.name)
+    assert a["params_trainable"] == clf.count_params()
+    assert g.totals()["params_total"] == model.count_params()
+
+
+# --------------------------------------------------------------------------- keras.applications
+APPS = ["ResNet50", "MobileNetV2", "DenseNet121", "EfficientNetB0", "InceptionV3", "NASNetMobile",
+        "ConvNeXtTiny", "Xception", "VGG16", "MobileNetV3Small"]
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_keras_applications(keras, tmp_path, app):
+    keras.backend.clear_session()
+    kwargs = {"input_shape": (224, 224, 3)} if app in ("NASNetMobile",) else {}
+    model = getattr(keras.applications, app)(weights=None, **kwargs)
+    path = str(tmp_path / f"{app}.keras")
+    model.save(path)
+    g = inspector.read(path)
+    assert_matches_keras3(g, model)
+
+
+# --------------------------------------------------------------------------- legacy h5
+def _functional_k3(keras):
+    from keras import layers
+
+    i = keras.Input((16,), name="x")
+    h = layers.Dense(8, activation="relu", name="d1")(i)
+    h = layers.BatchNormalization(name="bn")(h)
+    o = layers.Dense(3, activation="softmax", name="out")(h)
+    return keras.Model(i, [o, h], name="k3_functional")
+
+
+def _sequential_k3(keras):
+    from keras import layers
+
+    return keras.Sequential([keras.Input((5,)), layers.Dense(4, name="a"), layers.Dropout(0.1, name="drop"),
+                             layers.Dense(2, name="b")], name="k3_seq")
+
+
+def _ops_k3(keras):
+    return seed_models.functional_with_ops()
+
+
+@pytest.mark.parametrize("build", [_functional_k3, _sequential_k3, _ops_k3])
+def test_keras3_legacy_h5(keras, tmp_path, build):
+    keras.backend.clear_session()
+    model = build(keras)
+    path = str(tmp_path / "m.h5")
+    model.save(path)
+    g = inspector.read(path)
+    assert g.meta["format"] == "h5-legacy"
+    assert_matches_keras3(g, model)
+
+
+@pytest.fixture(scope="module")
+def tfk():
+    return pytest.importorskip("tf_keras", reason="tf-keras (Keras 2) is not installed")
+
+
+def _tfk_truth(model):
+    """Calls, shapes, edges and params straight from a tf-keras (Keras 2) model's objects."""
+    calls, edges = {}, Counter()
+    node_ids = {}
+    in_model = set(model._network_nodes)
+    all_layers = [l for l in getattr(model, "_input_layers", []) if l not in model.layers] + model.layers
+    for layer in all_layers:
+        mine = [n for i, n in enumerate(layer._inbound_nodes) if f"{layer.name}_ib-{i}" in in_model]
+        for k, node in enumerate(mine):
+            node_ids[id(node)] = layer.name if len(mine) <= 1 else f"{layer.name}:{k}"
+    for layer in all_layers:
+        for i, node in enumerate(layer._inbound_nodes):
+            if id(node) not in node_ids:
+                continue
+            nid = node_ids[id(node)]
+            outs = node.outputs if isinstance(node.outputs, (list, tuple)) else [node.outputs]
+            calls[nid] = (layer, [tuple(t.shape) for t in outs])
+            for inbound_layer, ni, ti, _ in node.iterate_inbound():
+                edges[(node_ids[id(inbound_layer._inbound_nodes[ni])], nid, ti)] += 1
+    return calls, edges
+
+
+def _check_tfk(g, model):
+    calls, edges = _tfk_truth(model)
+    assert {n for n, a in g.nx.nodes(data=True) if not (a.get("synthetic") and n not in calls)} == set(calls)
+    assert Counter({k: v for k, v in our_edges(g).items() if k[0] in calls}) == edges
+    for nid, (layer, outs) in calls.items():
+        a = g.node(nid)
+        assert [tuple(s) for s in a["output_shapes"]] == outs, nid
+        if a["call_index"] == 0:
+            assert (a["params_trainable"] or 0) + (a["params_non_trainable"] or 0) == layer.count_params(), nid
+            assert a["params_trainable"] == sum(int(w.shape.num_elements()) for w in layer.trainable_weights)
+    assert g.totals()["params_total"] == model.count_params()
+
+
+def test_tf_keras_functional_h5(tfk, tmp_path):
+    L = tfk.layers
+    i = tfk.Input((12,), name="x")
+    y = tfk.Input((4,), name="y")
+    d = L.Dense(12, activation="relu", name="shared")
+    h = d(d(i))  # shared layer applied twice in a row
+    h = L.BatchNormalization(name="bn")(h)
+    c = L.Concatenate(name="cat")([h, y])
+    a = L.Add(name="add")([c, c])
+    o = L.Dense(3, activation="softmax", name="out")(a)
+    model = tfk.Model([i, y], [o, h], name="tfk_functional")
+    path = str(tmp_path / "tfk.h5")
+    model.save(path)
+    g = inspector.read(path)
+    assert g.meta["keras_version"].startswith("2.")
+    _check_tfk(g, model)
+
+
+def test_tf_keras_sequential_h5(tfk, tmp_path):
+    L = tfk.layers
+    model = tfk.Sequential([L.Conv2D(4, 3, input_shape=(16, 16, 3), name="conv"), L.MaxPooling2D(name="pool"),
+                            L.Flatten(name="flat"), L.Dense(5, name="dense")], name="tfk_seq")
+    path = str(tmp_path / "tfks.h5")
+    model.save(path)
+    g = inspector.read(path)
+    _check_tfk(g, model)
+    assert g.layers == [l.name for l in model.layers]
+
+
+def test_static_read_does_not_import_tensorflow(sample_dir):
+    import subprocess
+    import sys
+
+    path = sample_dir["customer_ticket_model"][1]
+    code = ("import sys, inspector; g = inspector.read(sys.argv[1]); assert len(g) > 0; "
+            "print('tensorflow' in sys.modules or 'keras' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
