@@ -1,0 +1,53 @@
+"""`inspector diff` against what Keras says changed."""
+from __future__ import annotations
+
+import json
+
+import inspector
+from conftest import run_cli
+from inspector.diff import diff, is_empty
+
+
+def test_difficulty_head_diff_is_exactly_the_new_head(sample_dir):
+    a_model, a_path = sample_dir["customer_ticket_model"]
+    b_model, b_path = sample_dir["customer_ticket_with_difficulty"]
+    d = diff(inspector.read(a_path), inspector.read(b_path))
+    new = {l.name for l in b_model.layers} - {l.name for l in a_model.layers}
+    assert {n["id"] for n in d["added"]} == new
+    assert d["removed"] == [] and d["changed"] == []
+    head = b_model.get_layer(next(iter(new)))
+    assert d["added"][0]["params"] == head.count_params()
+    assert d["params"]["delta"] == b_model.count_params() - a_model.count_params()
+    src = head._inbound_nodes[0].input_tensors[0]._keras_history[0].name
+    assert d["connections_added"] == [[src, head.name, 0]]
+
+
+def test_changed_units_are_reported(keras, tmp_path):
+    from keras import layers
+
+    def build(units):
+        keras.backend.clear_session()
+        i = keras.Input((4,), name="x")
+        return keras.Model(i, layers.Dense(units, name="out")(layers.Dense(8, name="h")(i)))
+
+    m1, m2 = build(2), build(5)
+    p1, p2 = str(tmp_path / "a.keras"), str(tmp_path / "b.keras")
+    m1.save(p1)
+    m2.save(p2)
+    d = diff(inspector.read(p1), inspector.read(p2))
+    (c,) = d["changed"]
+    assert c["id"] == "out"
+    assert c["changes"]["config"]["units"] == [2, 5]
+    assert c["changes"]["params"] == [m1.get_layer("out").count_params(), m2.get_layer("out").count_params()]
+    assert is_empty(diff(inspector.read(p1), inspector.read(p1)))
+
+
+def test_diff_cli_json_and_exit_code(sample_dir):
+    a, b = sample_dir["customer_ticket_model"][1], sample_dir["customer_ticket_with_difficulty"][1]
+    r = run_cli("diff", a, b, "--format", "json")
+    assert r.returncode == 0, r.stderr
+    assert [n["id"] for n in json.loads(r.stdout)["added"]] == ["difficulty"]
+    assert run_cli("diff", a, b, "--exit-code").returncode == 1
+    assert run_cli("diff", a, a, "--exit-code").returncode == 0
+    r = run_cli("diff", a, "/nonexistent.keras")
+    assert r.returncode == 2 and r.stderr.startswith("error: /nonexistent.keras")
