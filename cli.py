@@ -111,7 +111,7 @@ def export(model: str, output: str, **opts: Any) -> None:
     check_not_input(output, model)
     g = open_graph(model, **opts)
     fmt = do_export(g, output)
-    click.echo(f"wrote {output} ({fmt}, {len(g)} nodes, {g.nx.number_of_edges()} edges)", err=True)
+    click.echo(f"wrote {output} ({fmt}, {len(g)} nodes, {g.store.number_of_edges()} edges)", err=True)
 
 
 def _register_commands() -> None:

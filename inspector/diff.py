@@ -35,12 +35,12 @@ def _params(a: dict) -> tuple[Any, Any]:
 
 
 def _edges(g: ModelGraph) -> Counter:
-    return Counter((u, v, d.get("tensor_index") or 0) for u, v, d in g.nx.edges(data=True))
+    return Counter((u, v, d.get("tensor_index") or 0) for u, v, d in g.store.edges(data=True))
 
 
 def diff(a: ModelGraph, b: ModelGraph) -> dict[str, Any]:
     """What changed from ``a`` to ``b``, as a JSON-ready dict."""
-    na, nb = set(a.nx.nodes), set(b.nx.nodes)
+    na, nb = set(a.store.nodes), set(b.store.nodes)
     changed = []
     for nid in [n for n in a.order() if n in nb]:
         x, y = a.node(nid), b.node(nid)
@@ -93,7 +93,7 @@ def _brief(g: ModelGraph, nid: str) -> dict[str, Any]:
     a = g.node(nid)
     return {"id": nid, "class_name": a.get("class_name"), "output_shapes": fmt_shapes(a.get("output_shapes")),
             "params": _total(a) if a.get("call_index", 0) == 0 else 0,
-            "inputs": [u for u, _ in g.nx.in_edges(nid)]}
+            "inputs": [u for u, _ in g.store.in_edges(nid)]}
 
 
 def render_text(d: dict[str, Any]) -> str:

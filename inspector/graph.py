@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
-import networkx as nx
+from .litegraph import LiteMultiDiGraph, ancestors, topological_order
 
 Shape = tuple  # tuple[int | None, ...]; batch dimension included
 
@@ -64,7 +64,9 @@ class ModelGraph:
     """A Keras model as a DAG of layer calls.
 
     Attributes:
-        nx: the underlying ``networkx.MultiDiGraph`` (node ids are strings).
+        nx: the underlying ``networkx.MultiDiGraph`` (node ids are strings). Readers
+            build into a networkx-compatible light store (importing networkx costs
+            more than reading a model); the first access to ``.nx`` converts it.
         name: model name.
         class_name: the model's class (Functional, Sequential, or a custom class).
         inputs: node ids of the model inputs, in model order.
@@ -73,50 +75,61 @@ class ModelGraph:
         subgraphs: nested models' own graphs, keyed by the nesting node's id.
     """
 
-    nx: nx.MultiDiGraph = field(default_factory=nx.MultiDiGraph)
     name: str = ""
     class_name: str = ""
     inputs: list[str] = field(default_factory=list)
     outputs: list[tuple[str, int]] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
     subgraphs: dict[str, "ModelGraph"] = field(default_factory=dict)
+    store: Any = field(default_factory=LiteMultiDiGraph, repr=False)
+
+    @property
+    def nx(self) -> Any:
+        """The graph as a ``networkx.MultiDiGraph`` (converted once, then shared)."""
+        if isinstance(self.store, LiteMultiDiGraph):
+            self.store = self.store.to_networkx()
+        return self.store
 
     # ----- building -------------------------------------------------------
     def add_node(self, nid: str, **attrs: Any) -> None:
-        self.nx.add_node(nid, **attrs)
+        self.store.add_node(nid, **attrs)
 
     def add_edge(self, src: str, dst: str, **attrs: Any) -> None:
-        self.nx.add_edge(src, dst, key=attrs.get("arg_index"), **attrs)
+        self.store.add_edge(src, dst, key=attrs.get("arg_index"), **attrs)
 
     # ----- queries --------------------------------------------------------
     def __len__(self) -> int:
-        return self.nx.number_of_nodes()
+        return self.store.number_of_nodes()
 
     def __contains__(self, nid: object) -> bool:
-        return nid in self.nx
+        return nid in self.store
 
     def node(self, nid: str) -> dict[str, Any]:
         """Attributes of one node (raises KeyError naming close matches)."""
         try:
-            return self.nx.nodes[nid]
+            return self.store.nodes[nid]
         except KeyError:
             raise KeyError(f"no node {nid!r} in model {self.name!r}") from None
 
     def nodes(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """(id, attrs) of every node in model order (topological, stable)."""
         for nid in self.order():
-            yield nid, self.nx.nodes[nid]
+            yield nid, self.store.nodes[nid]
 
     def order(self) -> list[str]:
         """Node ids in a topological order that keeps the model's own layer order."""
-        rank = {nid: i for i, nid in enumerate(self.nx.nodes)}
-        return list(nx.lexicographical_topological_sort(self.nx, key=rank.__getitem__))
+        return topological_order(self.store)
+
+    def in_edges(self, nid: str) -> list[tuple[str, str, dict[str, Any]]]:
+        """(src, nid, attrs) of the tensors ``nid`` consumes, in argument order."""
+        edges = self.store.in_edges(nid, data=True)
+        return sorted(edges, key=lambda e: e[2].get("arg_index") or 0)
 
     @property
     def layers(self) -> list[str]:
         """Distinct layer names in model order (no ops, no synthesised inputs)."""
         seen: list[str] = []
-        for _, a in self.nx.nodes(data=True):
+        for _, a in self.store.nodes(data=True):
             if a.get("kind") == "op" or a.get("synthetic"):
                 continue
             if a.get("call_index", 0) == 0:
@@ -125,12 +138,12 @@ class ModelGraph:
 
     def calls(self, layer: str) -> list[str]:
         """Node ids of every call of ``layer``, in call order."""
-        found = [(a.get("call_index", 0), n) for n, a in self.nx.nodes(data=True) if a.get("name") == layer]
+        found = [(a.get("call_index", 0), n) for n, a in self.store.nodes(data=True) if a.get("name") == layer]
         return [n for _, n in sorted(found)]
 
     def resolve(self, ref: str) -> str:
         """Node id for a user's layer reference: a node id, a layer name or ``NAME:INDEX``."""
-        if ref in self.nx:
+        if ref in self.store:
             return ref
         calls = self.calls(ref)
         if calls:
@@ -140,7 +153,7 @@ class ModelGraph:
             calls = self.calls(base)
             if idx.isdigit() and int(idx) < len(calls):
                 return calls[int(idx)]
-        names = sorted(set(a.get("name", n) for n, a in self.nx.nodes(data=True)))
+        names = sorted(set(a.get("name", n) for n, a in self.store.nodes(data=True)))
         import difflib
 
         close = difflib.get_close_matches(ref, names, n=3)
@@ -149,7 +162,7 @@ class ModelGraph:
 
     def ancestors(self, layer: str) -> set[str]:
         """Node ids the given layer call depends on (what a feature extractor at it computes)."""
-        return nx.ancestors(self.nx, self.resolve(layer))
+        return ancestors(self.store, self.resolve(layer))
 
     def totals(self) -> dict[str, Any]:
         """Parameter totals (each layer counted once), bytes, MACs (None if any unknown)."""
@@ -158,7 +171,7 @@ class ModelGraph:
         unknown_params = False
         macs = 0
         macs_known = True
-        for _, a in self.nx.nodes(data=True):
+        for _, a in self.store.nodes(data=True):
             if a.get("call_index", 0) == 0 and a.get("kind") not in ("input", "op"):
                 pt, pn = a.get("params_trainable"), a.get("params_non_trainable")
                 if pt is None and pn is None:
@@ -192,7 +205,7 @@ class ModelGraph:
             nodes.append(d)
         edges = [
             {"source": u, "target": v, **{k: _jsonable(x) for k, x in a.items()}}
-            for u, v, a in self.nx.edges(data=True)
+            for u, v, a in self.store.edges(data=True)
         ]
         return {
             "format": "keras-graph-inspector/1",
@@ -212,15 +225,17 @@ class ModelGraph:
 
     def to_graphml(self) -> str:
         """GraphML text; list/dict attributes are stored as JSON strings (GraphML has only scalars)."""
+        import networkx as nx
+
         g = nx.MultiDiGraph(name=self.name)
         for nid, a in self.nodes():
             g.add_node(nid, **{k: _scalar(v) for k, v in a.items() if v is not None})
-        for u, v, k, a in self.nx.edges(keys=True, data=True):
+        for u, v, k, a in self.store.edges(keys=True, data=True):
             g.add_edge(u, v, key=k, **{x: _scalar(y) for x, y in a.items() if y is not None})
         return "\n".join(nx.generate_graphml(g))
 
     def __repr__(self) -> str:
-        return f"<ModelGraph {self.name!r} ({self.class_name}): {len(self)} nodes, {self.nx.number_of_edges()} edges>"
+        return f"<ModelGraph {self.name!r} ({self.class_name}): {len(self)} nodes, {self.store.number_of_edges()} edges>"
 
 
 def _numel(shape: Iterable[int | None] | None) -> int:

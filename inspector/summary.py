@@ -46,7 +46,7 @@ def rows(g: ModelGraph) -> list[dict[str, Any]]:
     """Row dicts in model order: the data behind every table format."""
     out = []
     for nid, a in g.nodes():
-        preds = sorted(g.nx.in_edges(nid, data=True), key=lambda e: e[2].get("arg_index") or 0)
+        preds = g.in_edges(nid)
         first = a.get("call_index", 0) == 0
         pt, pn = a.get("params_trainable"), a.get("params_non_trainable")
         params = (pt or 0) + (pn or 0) if first and (pt is not None or pn is not None) else None
