@@ -1,0 +1,151 @@
+"""`extract_features` vs `model.predict` of Keras's own truncated model, same data, same run.
+
+Usage: python bench/features_vs_predict.py [--model MobileNetV2] [--layer block_13_expand_relu]
+                                           [--size 96] [--rows 512] [--batch 32] [--runs 3] [--rss-rows 256]
+
+Targets (issue #5):
+* throughput: ours / Keras >= 0.9. Keras gets the data already in memory
+  (``np.load`` outside the timing); ours reads the ``.npy`` from disk batch by
+  batch and writes the output file. Both sides build a fresh model (so both pay
+  the tf.function trace) each run; medians are compared.
+* memory: whole-process peak RSS of ours for 10x more rows grows by < 10%.
+  Keras's ``predict`` on the same two sizes is shown for contrast (it holds the
+  input and every output batch in memory).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import PY, ROOT, keras_env, machine, table  # noqa: E402
+
+sys.path.insert(0, ROOT)
+
+# Peak RSS from /proc/self/status (VmHWM), not ru_maxrss: a child's ru_maxrss starts at its parent's peak.
+CHILD = r"""
+import json, os, resource, sys, time
+def peak_mb():
+    try:
+        return next(int(l.split()[1]) / 1024 for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+from bench.features_vs_predict import build
+side, model_name, size, layer, data, out, batch = sys.argv[2:9]
+model = build(model_name, int(size))
+t0 = time.perf_counter()
+if side == "ours":
+    from inspector.features import extract_features
+    rows = extract_features(model, layer, data, out, batch_size=int(batch)).rows
+else:
+    import keras
+    x = np.load(data)
+    y = keras.Model(model.inputs, model.get_layer(layer).output).predict(x, batch_size=int(batch), verbose=0)
+    np.save(out, y)
+    rows = len(y)
+print(json.dumps({"rows": rows, "seconds": time.perf_counter() - t0,
+                  "rss_mb": peak_mb()}))
+"""
+
+
+def build(name: str, size: int):
+    """A keras.applications model with random weights (nothing downloaded), seeded."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    return getattr(keras.applications, name)(weights=None, input_shape=(size, size, 3))
+
+
+def make_data(path: str, rows: int, size: int) -> None:
+    """Random images as a float32 .npy, written in chunks (never whole in memory)."""
+    import numpy as np
+
+    from inspector.features import NpyWriter
+
+    w = NpyWriter(path, rows, (size, size, 3), np.float32)
+    rng = np.random.default_rng(0)
+    for start in range(0, rows, 256):
+        n = min(256, rows - start)
+        w.write(start, (rng.random((n, size, size, 3), dtype="float32") * 255))
+
+
+def throughput(args: argparse.Namespace, tmp: str) -> list[str]:
+    import keras
+    import numpy as np
+
+    from inspector.features import extract_features
+
+    data = os.path.join(tmp, "x.npy")
+    make_data(data, args.rows, args.size)
+    model = build(args.model, args.size)
+    x = np.load(data)
+    ours, theirs = [], []
+    for i in range(args.runs):
+        t0 = time.perf_counter()
+        trunc = keras.Model(model.inputs, model.get_layer(args.layer).output)
+        y = trunc.predict(x, batch_size=args.batch, verbose=0)
+        theirs.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        extract_features(model, args.layer, data, os.path.join(tmp, "f.npy"), batch_size=args.batch)
+        ours.append(time.perf_counter() - t0)
+        if i == 0:
+            assert np.allclose(np.load(os.path.join(tmp, "f.npy")), y, atol=1e-4), "outputs differ"
+    o, t = statistics.median(ours), statistics.median(theirs)
+    return [f"{args.rows / o:,.0f}", f"{args.rows / t:,.0f}", f"{t / o:.2f}"]
+
+
+def peak_rss(args: argparse.Namespace, tmp: str) -> list[list[str]]:
+    out = []
+    sizes = [args.rss_rows, args.rss_rows * 10]
+    for rows in sizes:
+        data = os.path.join(tmp, f"rss{rows}.npy")
+        make_data(data, rows, args.size)
+        row = [f"{rows:,} rows ({os.path.getsize(data) / 2**20:,.0f} MB)"]
+        for side in ("ours", "keras"):
+            p = subprocess.run([PY, "-c", CHILD, ROOT, side, args.model, str(args.size), args.layer, data,
+                                os.path.join(tmp, f"{side}{rows}.npy"), str(args.batch)],
+                               capture_output=True, text=True, env=keras_env(), cwd=ROOT)
+            if p.returncode != 0:
+                raise RuntimeError(p.stderr[-2000:])
+            row.append(f"{json.loads(p.stdout.strip().splitlines()[-1])['rss_mb']:,.0f}")
+        os.unlink(data)
+        out.append(row)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="MobileNetV2")
+    ap.add_argument("--layer", default="block_13_expand_relu")
+    ap.add_argument("--size", type=int, default=96)
+    ap.add_argument("--rows", type=int, default=512)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--rss-rows", type=int, default=256)
+    args = ap.parse_args()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    print(f"# features vs Keras predict ({machine()}): {args.model} {args.size}x{args.size}, "
+          f"layer {args.layer}, batch {args.batch}")
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
+        rates = throughput(args, tmp)
+        print(table([rates], ["ours rows/s", "keras predict rows/s", "ratio (>= 0.9)"]))
+        rss = peak_rss(args, tmp)
+        print()
+        print(table(rss, ["data", "ours peak RSS MB", "keras predict peak RSS MB"]))
+        a, b = float(rss[0][1].replace(",", "")), float(rss[1][1].replace(",", ""))
+        print(f"\nours: 10x rows -> peak RSS {100 * (b / a - 1):+.1f}% (target < +10%)")
+        ok = float(rates[2]) >= 0.9 and b / a < 1.10
+        print("PASS" if ok else "FAIL")
+
+
+if __name__ == "__main__":
+    main()
