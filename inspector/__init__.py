@@ -18,21 +18,33 @@ from .graph import EDGE_FIELDS, NODE_FIELDS, ModelGraph
 
 __version__ = "0.1.0"
 __all__ = ["read", "from_config", "ModelGraph", "InspectorError", "BadModelFile", "UnsafeModel",
-           "NODE_FIELDS", "EDGE_FIELDS", "__version__"]
+           "NODE_FIELDS", "EDGE_FIELDS", "__version__",
+           "feature_extractor", "graft", "extract_features", "render"]
 
 
 def read(source: Any) -> ModelGraph:
     """Read a model into a :class:`ModelGraph`.
 
     ``source`` is a path to a ``.keras`` / ``.h5`` file (read statically: no
-    TensorFlow import, nothing from the file executed) or, later, a live
-    ``keras.Model``.
+    TensorFlow import, nothing from the file executed) or a live Keras model:
+    Functional and Sequential models are walked through Keras's own node graph
+    (same node ids and attributes as reading the saved file); subclassed
+    models are traced (:func:`inspector.trace.trace`; ``meta["traced"]`` is
+    set). A subclassed model whose ``call`` fails raises
+    :class:`inspector.trace.TraceFailed`, whose ``.result.graph`` is the graph
+    up to the failing call.
     """
     if isinstance(source, (str, os.PathLike)):
         from .static import read_file
 
         return read_file(os.fspath(source))
-    raise InspectorError(f"cannot read a {type(source).__name__}: pass a path to a .keras or .h5 file")
+    # only a live model gets here; checking the class by module name keeps paths Keras-free
+    if any(c.__module__.startswith(("keras.", "tf_keras.")) for c in type(source).__mro__):
+        from .live import read_model
+
+        return read_model(source)
+    raise InspectorError(f"cannot read a {type(source).__name__}: pass a path to a .keras or .h5 file "
+                         "or a keras.Model")
 
 
 def from_config(config: dict, name: str = "<config>") -> ModelGraph:
@@ -43,3 +55,35 @@ def from_config(config: dict, name: str = "<config>") -> ModelGraph:
     if not is_model_config(config):
         raise BadModelFile("not a Functional/Sequential model config (no layer list)", name)
     return build_graph(config, None, name)
+
+
+def feature_extractor(model_or_path: Any, layers: Any, **kwargs: Any) -> Any:
+    """A Keras model from the inputs ``layers`` need to their outputs (weights shared);
+    see :func:`inspector.extract.feature_extractor`. Imports Keras."""
+    from .extract import feature_extractor as impl
+
+    return impl(model_or_path, layers, **kwargs)
+
+
+def graft(model_or_path: Any, at: Any, heads: Any, **kwargs: Any) -> Any:
+    """The model plus new Dense heads (``"NAME:UNITS:ACTIVATION"``) at layer ``at``;
+    see :func:`inspector.graft.graft`. Imports Keras."""
+    from .grafting import graft as impl
+
+    return impl(model_or_path, at, heads, **kwargs)
+
+
+def extract_features(model_or_path: Any, layers: Any, data: str, out: str, **kwargs: Any) -> Any:
+    """Run an extractor over ``.npy``/``.npz``/image-directory data into ``out``, batch by batch;
+    see :func:`inspector.features.extract_features`. Imports Keras."""
+    from .features import extract_features as impl
+
+    return impl(model_or_path, layers, data, out, **kwargs)
+
+
+def render(source: Any, out: str, **options: Any) -> Any:
+    """Draw a ModelGraph or model file to ``out`` (.svg .png .pdf .dot .html, from the suffix);
+    see :func:`inspector.render.render` for the options. Never imports TensorFlow."""
+    from .render import render as impl
+
+    return impl(source, out, **options)

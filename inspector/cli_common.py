@@ -1,7 +1,12 @@
-"""Options shared by every command that opens a model, and the one function that opens it.
+"""Options shared by every command that opens a model, and the functions that open it.
 
-``MODEL`` may be a `.keras`/`.h5` file (read statically by default), or, with
-the live reader, a Python spec ``path/to/file.py:NAME`` / ``package.module:NAME``.
+``MODEL`` is a `.keras`/`.h5` file (read statically by default; ``--load`` builds
+it with Keras in safe mode, ``--unsafe`` additionally lets Keras run code stored
+in the file) or a Python spec ``path/to/file.py:NAME`` / ``package.module:NAME``
+naming a model instance, a model class (constructed with ``--arg``) or a
+factory. A spec is code the user asked us to run; a file never is, unless
+``--load --unsafe``. Models without a layer graph are traced (``--input``
+gives their input shapes when Keras did not record them).
 """
 from __future__ import annotations
 
@@ -12,29 +17,153 @@ import click
 from .errors import InspectorError
 from .graph import ModelGraph
 
+BROKEN_MODEL_HELP = """
+
+    A subclassed model whose call fails (e.g. a layer fed the wrong shape) is
+    shown up to the failing call, which is marked failed; the explanation
+    (layer, expected vs received shape, source line) goes to stderr as one
+    error line and the exit code is 2.
+"""
+
 
 def model_options(fn: Callable) -> Callable:
-    """MODEL argument plus --load/--unsafe/--input/--arg."""
+    """MODEL argument plus --load/--unsafe/--input/--arg (and a help paragraph about broken models)."""
+    if fn.__doc__ and "subclassed model whose call fails" not in fn.__doc__:
+        fn.__doc__ = fn.__doc__.rstrip() + "\n" + BROKEN_MODEL_HELP
     fn = click.option("--arg", "args", multiple=True, metavar="KEY=VALUE",
-                      help="Constructor argument when MODEL names a class (repeatable).")(fn)
+                      help="Argument for the class or factory a Python spec MODEL names; VALUE is a "
+                           "Python literal or a string (repeatable).")(fn)
     fn = click.option("--input", "inputs", multiple=True, metavar="NAME=SHAPE[:DTYPE]",
-                      help="Input spec for tracing a subclassed model, e.g. x=32,32,3 (repeatable).")(fn)
+                      help="Input of a subclassed model to trace, without the batch dimension, e.g. "
+                           "x=32,32,3 or tokens=128:int32; one per dict key (repeatable).")(fn)
     fn = click.option("--unsafe", is_flag=True,
                       help="With --load: allow Keras to run code stored in the file (Lambda bytecode). "
                            "Only for files you trust.")(fn)
     fn = click.option("--load", is_flag=True,
-                      help="Load the model with Keras (safe mode) instead of reading the file statically.")(fn)
+                      help="Load the file with Keras (safe mode: no code from the file runs) instead of "
+                           "reading it statically; shows custom model classes' graphs.")(fn)
     fn = click.argument("model", metavar="MODEL")(fn)
     return fn
 
 
 def open_graph(model: str, load: bool = False, unsafe: bool = False,
                inputs: tuple[str, ...] = (), args: tuple[str, ...] = ()) -> ModelGraph:
-    """Open MODEL as a ModelGraph according to the shared options."""
+    """Open MODEL as a ModelGraph according to the shared options.
+
+    When tracing a subclassed model fails, the partial graph is returned so the
+    command can still print/draw it, and the error is raised when the command's
+    click context closes (one ``error:`` line, exit 2); outside click it is
+    raised at once as :class:`inspector.trace.TraceFailed`.
+    """
     import inspector
 
+    from .specs import is_python_spec
+
     if unsafe and not load:
-        raise InspectorError("--unsafe only makes sense with --load", model)
-    if load or inputs or args:
-        raise InspectorError("--load/--input/--arg need the live reader, which is not available yet", model)
+        raise InspectorError("--unsafe only makes sense with --load (it lets Keras run code from the file)",
+                             model)
+    if is_python_spec(model):
+        if load:
+            raise InspectorError("--load is for model files; a Python spec is already a live model", model)
+        return _live_graph(_resolve(model, args), model, inputs)
+    if args:
+        raise InspectorError("--arg only applies to a Python spec (file.py:NAME or module:NAME) naming a "
+                             "class or factory", model)
+    if load:
+        from .loading import load_model
+
+        return _live_graph(load_model(model, unsafe=unsafe), model, inputs)
+    if inputs:
+        raise InspectorError("--input only applies to models that are traced: a Python spec, or a file "
+                             "opened with --load", model)
     return inspector.read(model)
+
+
+def open_keras_model(model: str, load: bool = False, unsafe: bool = False,
+                     inputs: tuple[str, ...] = (), args: tuple[str, ...] = (), *,
+                     functional: bool = True) -> Any:
+    """A live ``keras.Model`` for any MODEL form (for commands that run the model).
+
+    Files are always loaded with Keras (``load`` is implied; safe mode unless
+    ``unsafe``). With ``functional`` (the default), a model without a layer
+    graph (subclassed) is replaced by its functional twin from
+    :func:`inspector.trace.trace`, which shares its layers and weights, so
+    intermediate layer outputs can be addressed; a model whose call fails, or
+    that can only be traced eagerly, raises an :class:`InspectorError`.
+    """
+    from .specs import is_python_spec
+
+    if is_python_spec(model):
+        if load:
+            raise InspectorError("--load is for model files; a Python spec is already a live model", model)
+        obj = _resolve(model, args)
+    else:
+        if args:
+            raise InspectorError("--arg only applies to a Python spec (file.py:NAME or module:NAME)", model)
+        from .loading import load_model
+
+        obj = load_model(model, unsafe=unsafe)
+    from .live import has_graph
+
+    if not functional or has_graph(obj):
+        return obj
+    from .specs import parse_inputs
+    from .trace import TraceFailed, trace
+
+    result = trace(obj, parse_inputs(inputs) or None)
+    if result.error is not None:
+        raise TraceFailed(result, model)
+    if result.twin is None:
+        raise InspectorError("the model could only be traced by running it eagerly (Python control flow on "
+                             "tensor values, or raw TensorFlow ops), so there is no functional graph to take "
+                             "layer outputs from", model)
+    return result.twin
+
+
+def _resolve(model: str, args: tuple[str, ...]) -> Any:
+    from .specs import parse_args, resolve_spec
+
+    return resolve_spec(model, parse_args(args))
+
+
+def _live_graph(obj: Any, source: str, inputs: tuple[str, ...]) -> ModelGraph:
+    try:
+        return _live_graph_inner(obj, source, inputs)
+    except InspectorError as e:
+        e.path = e.path or source
+        raise
+
+
+def _live_graph_inner(obj: Any, source: str, inputs: tuple[str, ...]) -> ModelGraph:
+    from .live import functional_graph, has_graph
+    from .specs import parse_inputs
+    from .trace import TraceFailed, trace
+
+    specs = parse_inputs(inputs)
+    if has_graph(obj):
+        if specs:
+            raise InspectorError("--input is only for models without a layer graph (subclassed models); "
+                                 "this one has its own inputs", source)
+        import keras
+
+        g, _ = functional_graph(obj)
+        g.meta.update(format="live", keras_runtime=keras.__version__)
+    else:
+        result = trace(obj, specs or None)
+        g = result.graph
+        if result.error is not None:
+            _defer(TraceFailed(result, source))
+    g.meta["source"] = source
+    return g
+
+
+def _defer(error: InspectorError) -> None:
+    """Raise ``error`` after the running command has printed the partial graph (exit 2), or now."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        raise error
+
+    def fail() -> None:
+        raise error
+
+    ctx.call_on_close(fail)

@@ -12,9 +12,36 @@ from .errors import BadModelFile, UnsafeModel
 
 
 def import_keras() -> Any:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import keras
+    """Keras, imported on first use.
 
+    TensorFlow's C++ start-up chatter (absl/CUDA notices written straight to
+    file descriptor 2) would break the CLI's one-line error contract, so the
+    first import runs with fd 2 captured; the capture is replayed if the
+    import fails (then it explains why), and set ``INSPECTOR_DEBUG=1`` to see it always.
+    """
+    import sys
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "keras" in sys.modules or os.environ.get("INSPECTOR_DEBUG"):
+        import keras
+
+        return keras
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            import keras
+        except BaseException:
+            os.dup2(saved, 2)
+            capture.seek(0)
+            sys.stderr.write(capture.read().decode("utf-8", "replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
     return keras
 
 
@@ -29,8 +56,9 @@ def load_model(path: str, unsafe: bool = False, compile: bool = False) -> Any:
     except ValueError as e:
         msg = str(e)
         if "safe_mode" in msg or "Lambda" in msg or "unsafe" in msg.lower():
-            raise UnsafeModel("the model contains code (e.g. a Lambda layer) that Keras will only run "
-                              "with --unsafe; use it only for files you trust", path) from None
+            raise UnsafeModel("the model contains code (e.g. a Lambda layer); nothing was run. Keras runs it "
+                              "only with --load --unsafe: use that only for files you trust (without --load, "
+                              "the file is read statically and its code is shown, never run)", path) from None
         raise BadModelFile(f"Keras could not load the model: {msg.splitlines()[0] if msg else type(e).__name__}",
                            path) from None
     except TypeError as e:
