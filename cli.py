@@ -49,16 +49,24 @@ def fail(message: str, code: int) -> None:
 @click.group(cls=Group, context_settings=CONTEXT)
 @click.version_option(inspector.__version__, "-V", "--version", prog_name="inspector")
 def main() -> None:
-    """Keras Graph Inspector: inspect, draw and export Keras models as graphs.
+    """Keras Graph Inspector: inspect, draw, export and cut Keras models as graphs.
 
-    MODEL is a .keras file or a legacy full-model .h5 file. Files are read
-    statically: nothing in them is executed and TensorFlow is not imported.
+    MODEL is a .keras file or a legacy full-model .h5 file, read statically:
+    nothing in it is executed and TensorFlow is not imported. With --load the
+    file is loaded by Keras in safe mode (--unsafe allows stored code, for
+    files you trust). MODEL may also be Python code: path/to/file.py:NAME or
+    package.module:NAME (a model, a class built with --arg, or a factory);
+    subclassed models are traced, with --input NAME=SHAPE where needed.
 
     \b
     Examples:
       inspector summary samples/build/customer_ticket_model.keras
       inspector summary model.h5 --format markdown
       inspector export model.keras -o graph.graphml
+      inspector diff model.keras model_with_head.keras
+      inspector summary samples/seed_models.py:my_model
+      inspector summary samples/seed_models.py:broken_customer_ticket_subclassed \\
+          --input title=10000 --input text_body=10000 --input tags=100
     """
 
 
