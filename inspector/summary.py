@@ -61,6 +61,7 @@ def rows(g: ModelGraph) -> list[dict[str, Any]]:
             "num_calls": a.get("num_calls", 1),
             "macs": a.get("macs"),
             "connected_to": [_src(u, d) for u, _, d in preds],
+            "failed": bool(a.get("failed")),
         })
     return out
 
@@ -83,7 +84,8 @@ def _name_cell(r: dict) -> str:
 
 def table_cells(g: ModelGraph) -> tuple[list[str], list[list[str]]]:
     head = ["Layer (call)", "Class", "Output shape", "Params", "MACs", "Connected to"]
-    body = [[_name_cell(r), r["class_name"] or "", fmt_shapes(r["output_shapes"]), _param_cell(r),
+    body = [[_name_cell(r), r["class_name"] or "",
+             "FAILED (see error)" if r["failed"] else fmt_shapes(r["output_shapes"]), _param_cell(r),
              human(r["macs"]), ", ".join(r["connected_to"])] for r in rows(g)]
     return head, body
 
