@@ -8,7 +8,7 @@ SAMPLES := samples/build
 OUT     ?= out
 PYTEST_ARGS ?=
 
-.PHONY: setup dot samples demo test bench clean
+.PHONY: setup dot browser samples demo test bench clean
 
 setup: $(STAMP) dot
 
@@ -28,6 +28,16 @@ dot:
 	  elif command -v brew >/dev/null 2>&1; then brew install graphviz; \
 	  else echo "please install Graphviz (the 'dot' binary)"; exit 1; fi; }
 
+# Chromium and its WebDriver (the HTML viewer's browser tests), from the system package manager.
+# Only Debian's packages: no browser download step ever runs.
+browser:
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { \
+	  echo "installing chromium + chromium-driver (browser tests)"; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  if command -v apt-get >/dev/null 2>&1; then { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; } \
+	    || echo "could not install chromium: the HTML viewer's browser tests will be skipped"; \
+	  else echo "no apt-get: the HTML viewer's browser tests will be skipped"; fi; }
+
 $(SAMPLES)/.built: $(STAMP) samples/seed_models.py samples/build.py
 	$(PY) -m samples.build --out $(SAMPLES)
 	touch $@
@@ -38,13 +48,20 @@ demo: setup samples
 	@mkdir -p $(OUT)
 	$(VENV)/bin/inspector summary $(SAMPLES)/customer_ticket_model.keras
 	$(VENV)/bin/inspector summary $(SAMPLES)/customer_ticket_with_difficulty.keras
+	$(VENV)/bin/inspector render $(SAMPLES)/customer_ticket_model.keras -o $(OUT)/customer_ticket_model.svg
+	$(VENV)/bin/inspector render $(SAMPLES)/customer_ticket_with_difficulty.keras -o $(OUT)/customer_ticket_with_difficulty.svg --highlight difficulty
+	$(VENV)/bin/inspector render $(SAMPLES)/customer_ticket_model.keras -o $(OUT)/customer_ticket_model.html
 	$(VENV)/bin/inspector export $(SAMPLES)/customer_ticket_model.keras -o $(OUT)/customer_ticket_model.graphml
+	@echo "diagrams written to $(OUT)/"
 
-test: setup
+test: setup browser
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q $(PYTEST_ARGS)
 
 bench: setup
+	$(PY) -m pip install -q pydot
 	$(PY) bench/static_vs_keras.py
+	$(PY) bench/render_vs_plot_model.py
+	$(PY) bench/features_vs_predict.py
 
 clean:
 	rm -rf $(SAMPLES) $(OUT) .pytest_cache

@@ -234,6 +234,12 @@ class ModelGraph:
             g.add_edge(u, v, key=k, **{x: _scalar(y) for x, y in a.items() if y is not None})
         return "\n".join(nx.generate_graphml(g))
 
+    def _repr_svg_(self) -> str | None:
+        """The diagram, for Jupyter (which calls this): see :func:`inspector.render.notebook_svg`."""
+        from .render import notebook_svg
+
+        return notebook_svg(self)
+
     def __repr__(self) -> str:
         return f"<ModelGraph {self.name!r} ({self.class_name}): {len(self)} nodes, {self.store.number_of_edges()} edges>"
 

@@ -1,0 +1,174 @@
+"""Diagrams of a ModelGraph: SVG, PNG, PDF, DOT and a self-contained HTML viewer.
+
+>>> import inspector
+>>> inspector.render("model.keras", "model.svg", show_dtype=True, collapse=True)
+
+Works on the :class:`~inspector.graph.ModelGraph` only: nothing here imports
+TensorFlow or Keras, so drawing a saved model never loads it.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import types
+from typing import Any
+
+from ..atomic import atomic_path, check_not_input
+from ..errors import InspectorError
+from ..graph import ModelGraph
+from .options import RenderOptions
+from .view import View, build_view
+
+FORMATS = ("svg", "png", "pdf", "dot", "html")
+
+__all__ = ["render", "render_to", "to_dot", "to_svg", "notebook_svg", "RenderOptions", "FORMATS", "View",
+           "build_view", "format_of"]
+
+
+def format_of(out: str) -> str:
+    ext = os.path.splitext(out)[1].lower().lstrip(".")
+    if ext == "gv":
+        ext = "dot"
+    if ext == "htm":
+        ext = "html"
+    if ext not in FORMATS:
+        raise InspectorError(f"unknown diagram format {ext or '(no suffix)'!r}; use one of "
+                             + ", ".join("." + f for f in FORMATS), out)
+    return ext
+
+
+def _graph(source: Any) -> ModelGraph:
+    if isinstance(source, ModelGraph):
+        return source
+    import inspector
+
+    return inspector.read(source)
+
+
+def to_dot(source: Any, fmt: str = "svg", **options: Any) -> str:
+    """DOT source of the diagram (no Graphviz needed)."""
+    from .dot import to_dot as _to_dot
+
+    opts = RenderOptions.from_kwargs(**options)
+    return _to_dot(build_view(_graph(source), opts), opts, fmt)
+
+
+def to_svg(source: Any, **options: Any) -> str:
+    """The diagram as SVG text (needs Graphviz's ``dot``)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="inspector-") as d:
+        path = os.path.join(d, "diagram.svg")
+        render(source, path, **options)
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+
+
+def render(source: Any, out: str, **options: Any) -> dict[str, Any]:
+    """Draw ``source`` (a ModelGraph or a model file path) to ``out``; format from its suffix.
+
+    Keywords are :class:`RenderOptions` fields (plot_model's names work:
+    ``show_shapes``, ``show_dtype``, ``show_layer_names``, ``show_layer_activations``,
+    ``show_trainable``, ``rankdir``, ``dpi``, ``expand_nested``, ``layer_range``) plus
+    ``show_params``, ``show_macs``, ``edge_shapes``, ``depth``, ``highlight``, ``collapse``.
+    The file is written atomically; the input model is never overwritten.
+    Returns facts about what was drawn: format, nodes, edges, layout engine.
+    """
+    out = os.fspath(out)
+    fmt = format_of(out)
+    if isinstance(source, (str, os.PathLike)):
+        check_not_input(out, os.fspath(source))
+    opts = RenderOptions.from_kwargs(**options)
+    g = _graph(source)
+    view = build_view(g, opts)
+    return render_to(view, opts, out, fmt)
+
+
+def render_to(view: View, opts: RenderOptions, out: str, fmt: str) -> dict[str, Any]:
+    """Write an already-built view (the CLI builds it once for its summary line)."""
+    from . import dot
+
+    info = {"format": fmt, "nodes": len(view.nodes), "edges": len(view.edges), "layout": "graphviz"}
+    if fmt == "dot":
+        with atomic_path(out) as tmp:
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(dot.to_dot(view, opts, "svg"))
+            _usual_mode(tmp)
+        info["layout"] = None
+        return info
+    if fmt == "html":
+        from .html import html_page
+
+        svg, info["layout"] = _svg_for_html(view, opts)
+        with atomic_path(out) as tmp:
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(html_page(view, opts, svg))
+            _usual_mode(tmp)
+        return info
+    source, engine = dot.build_dot(view, opts, fmt)
+    info["layout"] = "graphviz" if engine == "dot" else "layered (drawn by graphviz)"
+    with atomic_path(out) as tmp:
+        dot.run_dot(source, fmt, tmp, opts.timeout, engine)
+        _usual_mode(tmp)
+    return info
+
+
+def _usual_mode(path: str) -> None:
+    """Temp files are created 0600; a diagram is meant to be shared, so use the umask's mode."""
+    umask = 0o022
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    umask = int(line.split()[1], 8)
+    except OSError:
+        pass
+    try:
+        os.chmod(path, 0o666 & ~umask)
+    except OSError:
+        pass
+
+
+def _svg_for_html(view: View, opts: RenderOptions) -> tuple[str, str]:
+    """SVG from Graphviz, or from the built-in layered layout when ``dot`` is not installed."""
+    import tempfile
+
+    from . import dot
+
+    if dot.dot_binary() is None:
+        from .fallback import fallback_svg
+
+        view.notes.append("laid out without Graphviz (not installed): " + dot.INSTALL_HINT.split(";")[0])
+        return fallback_svg(view, opts), "builtin"
+    source, engine = dot.build_dot(view, opts, "svg")
+    with tempfile.TemporaryDirectory(prefix="inspector-") as d:
+        path = os.path.join(d, "diagram.svg")
+        dot.run_dot(source, "svg", path, opts.timeout, engine)
+        with open(path, encoding="utf-8") as f:
+            return f.read(), "graphviz" if engine == "dot" else "layered (drawn by graphviz)"
+
+
+def notebook_svg(g: ModelGraph) -> str | None:
+    """SVG for ``ModelGraph._repr_svg_`` (Jupyter). Graphs of more than 400 layer calls are
+    drawn collapsed so the cell stays readable; without Graphviz: a warning and None
+    (Jupyter then shows the plain repr)."""
+    import warnings
+
+    try:
+        return to_svg(g, collapse=len(g) > 400)
+    except InspectorError as e:
+        warnings.warn(f"cannot draw the model: {e}", stacklevel=2)
+        return None
+
+
+class _CallableModule(types.ModuleType):
+    """``inspector.render`` is both this package and the function ``inspector.render(source, out)``.
+
+    Importing the package makes Python replace the parent's ``render`` attribute (the
+    lazy function) with this module, so the module itself is made callable."""
+
+    def __call__(self, source: Any, out: str, **options: Any) -> dict[str, Any]:
+        return render(source, out, **options)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -1,0 +1,318 @@
+"""Graphviz DOT source from a :class:`~.view.View`, and running ``dot`` on it.
+
+Layout choices, and why:
+
+* ``splines=ortho`` and ``concentrate`` are never used: together they make
+  Graphviz 2.42/2.43 abort on MobileNetV2, DenseNet201 and EfficientNetB7 (what
+  ``keras.utils.plot_model`` hits), and ``concentrate`` merges edges, so a
+  reader could not count connections.
+* Over :data:`BIG` boxes dot gets cheaper settings (``polyline`` edges, bounded
+  network-simplex and crossing-minimisation passes); over :data:`HTML_MAX` labels
+  are plain text (HTML-like labels double dot's time); over :data:`DOT_MAX` boxes
+  dot's x-placement (quadratic set-up: minutes for 10,000 boxes, whatever
+  ``nslimit`` says) is replaced by :mod:`.layout`, and ``neato -n2`` only draws.
+* Each node, cluster and edge gets an ``id`` (``n12``, ``c3``, ``e40``) that the
+  SVG keeps; the HTML viewer maps those back to layer data.
+
+``dot`` is run as a subprocess (not through ``graphviz.pipe``, which has no
+timeout) so a hung layout can be stopped, and its output goes straight to the
+temporary output file.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from typing import Any
+
+from ..errors import InspectorError
+from ..summary import human
+from . import style
+from .labels import class_text, cut, edge_label, esc, info_lines, node_label, tooltip
+from .options import RenderOptions
+from .view import View, VNode
+
+#: graphs with more boxes than this get the fast dot settings
+BIG = 400
+#: above this many boxes dot's quadratic x-placement takes too long: :mod:`.layout` places them
+DOT_MAX = 2000
+#: above this many boxes labels are plain text (HTML-like labels double dot's time)
+HTML_MAX = 300
+INSTALL_HINT = ("install Graphviz: `apt-get install graphviz` (Debian/Ubuntu), `dnf install graphviz`, "
+                "`brew install graphviz` (macOS), or `make dot`; .dot output and .html (built-in layout) "
+                "work without it")
+
+
+def q(text: Any) -> str:
+    """A DOT double-quoted string."""
+    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _attrs(d: dict[str, Any]) -> str:
+    parts = []
+    for k, v in d.items():
+        if v is None:
+            continue
+        parts.append(f"{k}={v}" if isinstance(v, str) and v.startswith("<") else f"{k}={q(v)}")
+    return "[" + " ".join(parts) + "]" if parts else ""
+
+
+def show_edge_shapes(view: View, opts: RenderOptions) -> bool:
+    if opts.edge_shapes is not None:
+        return bool(opts.edge_shapes)
+    return opts.show_shapes and len(view.nodes) <= 60
+
+
+def graph_attrs(view: View, opts: RenderOptions, fmt: str) -> dict[str, Any]:
+    big = len(view.nodes) > BIG
+    attrs: dict[str, Any] = {
+        "rankdir": opts.rankdir,
+        "fontname": "Helvetica",
+        "labelloc": "t",
+        "label": title_label(view, opts),
+        "outputorder": "edgesfirst",
+        "ranksep": "0.3" if big else "0.35",
+        "nodesep": "0.2" if big else "0.3",
+        "splines": "polyline" if big else "spline",
+        "bgcolor": "white",
+    }
+    if big:
+        # bound the expensive passes: network simplex (ranking/positions) and mincross
+        attrs.update({"nslimit": "2", "nslimit1": "2", "mclimit": "0.3", "searchsize": "20", "remincross": "false"})
+    if fmt == "png":
+        attrs["dpi"] = str(opts.dpi or 96)
+    elif opts.dpi and fmt != "svg":
+        attrs["dpi"] = str(opts.dpi)
+    attrs.update(opts.graph_attrs)
+    return attrs
+
+
+def title_text(view: View) -> str:
+    t = view.totals
+    parts = [f'Model "{view.name}" ({view.class_name})']
+    n_calls = sum(len(n.members) or 1 for n in view.nodes.values())
+    parts.append(f"{n_calls} layer calls")
+    if t.get("params_known", True):
+        parts.append(f"{t['params_total']:,} params ({t['params_trainable']:,} trainable)")
+    if t.get("macs"):
+        parts.append(f"{human(t['macs'])} MACs" + ("" if t.get("macs_known") else "+"))
+    if view.meta.get("traced"):
+        parts.append("traced")
+    return " · ".join(parts)
+
+
+def title_label(view: View, opts: RenderOptions) -> str:
+    """Graph label: title, notes and a colour legend of the families present."""
+    rows = [f"<b>{esc(opts.title or title_text(view))}</b>"]
+    notes = list(view.notes)
+    if view.collapsed:
+        notes.append("collapsed: repeated blocks and name-prefix groups folded")
+    if view.meta.get("hint"):
+        notes.append(str(view.meta["hint"]))
+    rows += [f'<font point-size="10">{esc(n)}</font>' for n in notes]
+    html = "<table border=\"0\" cellspacing=\"2\" cellpadding=\"2\">"
+    html += "".join(f'<tr><td colspan="20">{r}</td></tr>' for r in rows)
+    if opts.color:
+        fams = list(dict.fromkeys(node_family(n) for n in view.nodes.values()))
+        fams.sort(key=list(style.FAMILIES).index)
+        if fams:
+            cells = "".join(f'<td bgcolor="{style.fill(f)}" border="1" color="#9e9e9e">'
+                            f'<font point-size="9">{esc(style.FAMILIES[f][1])}</font></td>' for f in fams)
+            legend = f'<table border="0" cellspacing="3" cellpadding="2" align="center"><tr>{cells}</tr></table>'
+            html += f'<tr><td colspan="20">{legend}</td></tr>'
+    return "<" + html + "</table>>"
+
+
+def node_family(n: VNode) -> str:
+    return "group" if n.members else style.family(n.attrs, n.is_output)
+
+
+def node_style(n: VNode, opts: RenderOptions) -> dict[str, Any]:
+    a = n.attrs
+    fam = node_family(n)
+    d: dict[str, Any] = {"shape": "box3d" if n.repeats > 1 else "box",
+                         "style": "filled" if n.repeats > 1 else "rounded,filled",
+                         "fillcolor": style.fill(fam) if opts.color else "white"}
+    if (a.get("num_calls") or 1) > 1:
+        d["peripheries"] = "2"
+    if n.is_output or a.get("kind") == "input":
+        d["penwidth"] = "1.6"
+    if n.highlighted is True:
+        d.update(color=style.HIGHLIGHT_PEN, penwidth="2.6")
+    elif n.highlighted is False:
+        d.update(fillcolor=style.FADED_FILL, fontcolor=style.FADED_FONT, color="#c8c8c8")
+    if a.get("failed"):
+        d.update(fillcolor=style.FAILED_FILL, color=style.FAILED_PEN, penwidth="2.4")
+    return d
+
+
+def plain_lines(n: VNode, opts: RenderOptions) -> list[str]:
+    """The label as plain lines (big graphs: HTML-like labels cost dot ~2x the layout time)."""
+    a = n.attrs
+    head = [str(a.get("name") or n.id), class_text(n)] if (opts.show_layer_names or n.members) else [class_text(n)]
+    return [cut(x) for x in head] + info_lines(n, opts)
+
+
+def build_dot(view: View, opts: RenderOptions, fmt: str = "svg", engine: str | None = None) -> tuple[str, str]:
+    """(DOT source, Graphviz engine to run it with), deterministic for a given view.
+
+    Up to :data:`DOT_MAX` boxes ``dot`` lays the graph out; above, :mod:`.layout` does and
+    the source carries ``pos`` attributes for ``neato -n2`` (which only draws).
+    """
+    if engine is None:
+        engine = {"dot": "dot", "layered": "neato"}.get(opts.layout) or (
+            "dot" if len(view.nodes) <= DOT_MAX else "neato")
+    big = len(view.nodes) > BIG
+    html = len(view.nodes) <= HTML_MAX
+    labels = show_edge_shapes(view, opts)
+    nid = {did: f"n{i}" for i, did in enumerate(view.nodes)}
+    lay = None
+    if engine == "neato":
+        from .layout import layered_layout
+
+        sizes = {did: _estimate(plain_lines(n, opts)) for did, n in view.nodes.items()}
+        gap = (70.0 if opts.rankdir in ("LR", "RL") else 40.0) if labels else 30.0
+        lay = layered_layout(list(view.nodes), [(e.src, e.dst) for e in view.edges], sizes, opts.rankdir, gap)
+    gattrs = graph_attrs(view, opts, fmt)
+    if lay is not None:
+        gattrs.update(splines="true", notranslate="true")
+        for k in ("nslimit", "nslimit1", "mclimit", "searchsize", "remincross"):
+            gattrs.pop(k, None)
+    out = ["// Keras Graph Inspector diagram" + ("; positions precomputed: render with `neato -n2`"
+                                              if lay is not None else ""),
+           "digraph G {", f"graph {_attrs(gattrs)};",
+           'node [fontname="Helvetica" fontsize="10" margin="0.1,0.04" color="#555555"];',
+           f'edge [fontname="Helvetica" fontsize="8" color="#616161" arrowsize="0.6"'
+           f'{" penwidth=0.8" if big else ""}];']
+    by_cluster: dict[str | None, list[str]] = {}
+    for did, n in view.nodes.items():
+        attrs = node_style(n, opts)
+        attrs["id"] = nid[did]
+        attrs["label"] = node_label(n, opts) if html else "\n".join(plain_lines(n, opts))
+        if html or n.members or n.attrs.get("failed"):
+            attrs["tooltip"] = tooltip(n)
+        if lay is not None:
+            x, y = lay.pos[did]
+            w, h = lay.size[did]
+            attrs.update(pos=f"{x:.1f},{lay.height - y:.1f}!", width=f"{w / 72:.3f}", height=f"{h / 72:.3f}")
+        by_cluster.setdefault(n.cluster, []).append(f"{q(did)} {_attrs(attrs)};")
+    children: dict[str | None, list[str]] = {}
+    for cid, c in view.clusters.items():
+        children.setdefault(c.parent, []).append(cid)
+    cidx = {cid: i for i, cid in enumerate(view.clusters)}
+
+    def emit(cluster: str | None, indent: str) -> None:
+        for cid in children.get(cluster, []):
+            c = view.clusters[cid]
+            cattrs = {"id": f"c{cidx[cid]}", "label": c.label, "style": "rounded,dashed", "color": "#78909c",
+                      "fontsize": "11", "labeljust": "l", "tooltip": c.label}
+            if lay is not None:
+                cattrs["bb"] = _cluster_bb(view, lay, cid)
+            out.append(f"{indent}subgraph {q('cluster_' + str(cidx[cid]))} {{")
+            out.append(f"{indent}  graph {_attrs(cattrs)};")
+            emit(cid, indent + "  ")
+            out.append(f"{indent}}}")
+        out.extend(indent + line for line in by_cluster.get(cluster, []))
+
+    emit(None, "")
+    for i, e in enumerate(view.edges):
+        attrs: dict[str, Any] = {"id": f"e{i}"}
+        if labels:
+            attrs["label"] = edge_label(e)
+        if e.count > 1:
+            attrs["penwidth"] = str(min(1 + 0.5 * e.count, 4))
+            attrs.setdefault("label", edge_label(e))
+        s, d = view.nodes[e.src], view.nodes[e.dst]
+        if s.highlighted is not None:
+            if s.highlighted and d.highlighted:
+                attrs.update(color=style.HIGHLIGHT_PEN, penwidth="1.8")
+            else:
+                attrs["color"] = "#d6d6d6"
+        if lay is not None:
+            attrs["pos"] = _edge_pos(lay.routes[i], lay.height)
+        out.append(f"{q(e.src)} -> {q(e.dst)} {_attrs(attrs)};")
+    out.append("}")
+    return "\n".join(out) + "\n", engine
+
+
+def to_dot(view: View, opts: RenderOptions, fmt: str = "svg") -> str:
+    return build_dot(view, opts, fmt)[0]
+
+
+def _estimate(lines: list[str]) -> tuple[float, float]:
+    """Box size in points for plain 10-pt Helvetica/DejaVu lines (generous: overlap is worse than air)."""
+    width = max((len(x) for x in lines), default=4) * 6.4 + 16
+    return max(width, 54.0), len(lines) * 12.5 + 8
+
+
+def _edge_pos(points: list[tuple[float, float]], height: float) -> str:
+    """Graphviz edge ``pos``: a polyline as a piecewise cubic B-spline, arrowhead at the end."""
+    pts = [(x, height - y) for x, y in points]
+    (ex, ey), (px, py) = pts[-1], pts[-2]
+    dx, dy = ex - px, ey - py
+    norm = max((dx * dx + dy * dy) ** 0.5, 1e-6)
+    cut_len = min(6.0, norm / 2)  # leave room for the arrowhead
+    pts[-1] = (ex - dx / norm * cut_len, ey - dy / norm * cut_len)
+    ctrl = [pts[0]]
+    for (ax, ay), (bx, by) in zip(pts, pts[1:]):
+        ctrl += [(ax + (bx - ax) / 3, ay + (by - ay) / 3), (ax + 2 * (bx - ax) / 3, ay + 2 * (by - ay) / 3), (bx, by)]
+    return f"e,{ex:.1f},{ey:.1f} " + " ".join(f"{x:.1f},{y:.1f}" for x, y in ctrl)
+
+
+def _cluster_bb(view: View, lay: Any, cid: str) -> str:
+    boxes = [(lay.pos[d], lay.size[d]) for d, n in view.nodes.items()
+             if n.cluster == cid or (n.cluster or "").startswith(cid + "/")]
+    if not boxes:
+        return "0,0,0,0"
+    x0 = min(x - w / 2 for (x, _), (w, _) in boxes) - 8
+    x1 = max(x + w / 2 for (x, _), (w, _) in boxes) + 8
+    y0 = min(y - h / 2 for (_, y), (_, h) in boxes) - 20
+    y1 = max(y + h / 2 for (_, y), (_, h) in boxes) + 8
+    return f"{x0:.1f},{lay.height - y1:.1f},{x1:.1f},{lay.height - y0:.1f}"
+
+
+# --------------------------------------------------------------------------- running dot
+def dot_binary() -> str | None:
+    """Path of Graphviz's ``dot`` (``INSPECTOR_DOT`` overrides the PATH search)."""
+    override = os.environ.get("INSPECTOR_DOT")
+    if override is not None:
+        return override if os.path.isfile(override) and os.access(override, os.X_OK) else None
+    return shutil.which("dot")
+
+
+def require_dot() -> str:
+    exe = dot_binary()
+    if exe is None:
+        raise InspectorError("Graphviz's `dot` program was not found; " + INSTALL_HINT)
+    return exe
+
+
+#: attributes for a second attempt when dot fails: straight edges avoid its spline-router crashes
+SAFE_RETRY = {"splines": "line", "newrank": "true"}
+
+
+def run_dot(source: str, fmt: str, out_path: str, timeout: float | None = None, engine: str = "dot") -> None:
+    """Lay out ``source`` and write ``fmt`` to ``out_path``; retry once with safer settings.
+
+    ``engine="neato"`` runs ``dot -Kneato -n2``: positions and edge routes are already in
+    the source, Graphviz only draws them."""
+    exe = require_dot()
+    if engine == "neato":
+        attempts = [["-Kneato", "-n2"]]
+    else:
+        attempts = [[], [f"-G{k}={v}" for k, v in SAFE_RETRY.items()]]
+    last = ""
+    for extra in attempts:
+        try:
+            proc = subprocess.run([exe, f"-T{fmt}", *extra, "-o", out_path], input=source.encode("utf-8"),
+                                  capture_output=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise InspectorError(f"Graphviz did not finish within {timeout:g} s; try --collapse or "
+                                 "--layer-range to draw fewer boxes") from None
+        except OSError as e:
+            raise InspectorError(f"cannot run Graphviz's dot ({e}); " + INSTALL_HINT) from None
+        if proc.returncode == 0 and os.path.getsize(out_path) > 0:
+            return
+        last = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        last = last[-1] if last else f"exit status {proc.returncode}"
+    raise InspectorError(f"Graphviz failed to draw the diagram: {last}")

@@ -1,0 +1,125 @@
+"""The self-contained HTML viewer: one file, no network, the diagram inline.
+
+The page is the SVG that Graphviz (or :mod:`.fallback`) drew, a JSON blob with
+each box's facts keyed by the box's SVG ``id`` (``n12``), and vanilla JS/CSS
+from :mod:`.viewer` (pan, zoom, search by name or class, click for the full
+config, shapes, parameters and weight shapes). Nothing is fetched, so the file
+can be mailed, archived or opened offline, and it shows the same diagram the
+SVG does.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from ..summary import fmt_shapes
+from .labels import params_of, shared_text
+from .options import RenderOptions
+from .style import FAMILIES
+from .view import View
+from .viewer import CSS, JS
+
+
+def node_data(view: View) -> dict[str, Any]:
+    """Facts per box, keyed by the box's SVG id, for the side panel and the search."""
+    from .dot import node_family
+
+    svg_id = {did: f"n{i}" for i, did in enumerate(view.nodes)}
+    ins: dict[str, list[str]] = {d: [] for d in view.nodes}
+    outs: dict[str, list[str]] = {d: [] for d in view.nodes}
+    for e in view.edges:
+        ins[e.dst].append(svg_id[e.src])
+        outs[e.src].append(svg_id[e.dst])
+    first_call = {(n.cluster, n.attrs.get("name")): n for n in view.nodes.values()
+                  if (n.attrs.get("call_index") or 0) == 0}
+    data = {}
+    for did, n in view.nodes.items():
+        a = n.attrs
+        owner = first_call.get((n.cluster, a.get("name")), n) if (a.get("call_index") or 0) > 0 else n
+        fam = node_family(n)
+        data[svg_id[did]] = {
+            "id": did,
+            "name": a.get("name") or did,
+            "class_name": a.get("class_name"),
+            "kind": a.get("kind"),
+            "family": FAMILIES.get(fam, FAMILIES["other"])[1],
+            "module": a.get("module"),
+            "input_shapes": fmt_shapes(a.get("input_shapes")) if a.get("input_shapes") else None,
+            "output_shapes": fmt_shapes(a.get("output_shapes")),
+            "output_dtypes": a.get("output_dtypes"),
+            "activation": a.get("activation"),
+            "trainable": a.get("trainable"),
+            "params": params_of(owner.attrs),
+            "params_trainable": owner.attrs.get("params_trainable"),
+            "params_non_trainable": owner.attrs.get("params_non_trainable"),
+            "macs": a.get("macs"),
+            "weights": owner.attrs.get("weights") or [],
+            "shared": shared_text(a),
+            "output": n.is_output,
+            "error": a.get("error") if a.get("failed") else None,
+            "inputs": ins[did],
+            "outputs": outs[did],
+            "members": a.get("members") if n.members else None,
+            "repeats": n.repeats,
+            "config": a.get("config"),
+        }
+    return data
+
+
+def strip_svg_prolog(svg: str) -> str:
+    """The ``<svg>`` element alone (no XML declaration, DOCTYPE or comments before it)."""
+    start = svg.find("<svg")
+    return svg[start:] if start >= 0 else svg
+
+
+def _script_json(obj: Any) -> str:
+    """JSON safe inside a <script> element (no '</', no U+2028/9 surprises)."""
+    text = json.dumps(obj, default=str, separators=(",", ":"))
+    return text.replace("</", "<\\/").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def html_page(view: View, opts: RenderOptions, svg: str) -> str:
+    from .dot import title_text
+
+    title = opts.title or title_text(view)
+    payload = {"title": title, "notes": view.notes, "nodes": node_data(view),
+               "meta": {k: v for k, v in view.meta.items() if isinstance(v, (str, int, float, bool))}}
+    svg = strip_svg_prolog(svg)
+    svg = re.sub(r"<svg\b", '<svg id="kgi-svg"', svg, count=1)
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="Keras Graph Inspector">
+<title>{_esc(view.name)} — Keras Graph Inspector</title>
+<style>{CSS}</style>
+</head>
+<body>
+<header>
+  <input id="kgi-search" type="search" placeholder="Find a layer by name or class…" autocomplete="off"
+         aria-label="Find a layer by name or class">
+  <button id="kgi-fit" title="Fit the whole diagram">fit</button>
+  <button id="kgi-in" title="Zoom in">+</button>
+  <button id="kgi-out" title="Zoom out">−</button>
+  <span id="kgi-title">{_esc(title)}</span>
+  <ul id="kgi-results" hidden></ul>
+</header>
+<main>
+  <div id="kgi-canvas">{svg}</div>
+  <aside id="kgi-panel"><p class="kgi-hint">Click a box (or search) to see its configuration, shapes,
+  parameters and weight shapes. Drag to pan, wheel to zoom.</p></aside>
+</main>
+<script type="application/json" id="kgi-data">{_script_json(payload)}</script>
+<script>{JS}</script>
+</body>
+</html>
+"""
+
+
+def _esc(text: Any) -> str:
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+__all__ = ["html_page", "node_data"]

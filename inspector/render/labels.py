@@ -1,0 +1,128 @@
+"""Node and edge text: what a reader sees in each box, and in its tooltip.
+
+Labels are Graphviz HTML-like labels (bold name, small class line) built from
+plain strings here, so every user-controlled string (layer names, error
+messages, class names of custom layers) goes through :func:`esc` exactly once.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..summary import fmt_shape, fmt_shapes, human
+from .options import RenderOptions
+from .view import VEdge, VNode
+
+#: longest text line in a box; longer lines (huge shape lists, error messages) are cut with '…'
+MAX_LINE = 80
+
+
+def esc(text: Any) -> str:
+    """Text for a Graphviz HTML-like label (XML escaping)."""
+    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;"))
+
+
+def cut(text: str, n: int = MAX_LINE) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def params_of(a: dict[str, Any]) -> int | None:
+    pt, pn = a.get("params_trainable"), a.get("params_non_trainable")
+    return None if pt is None and pn is None else (pt or 0) + (pn or 0)
+
+
+def shared_text(a: dict[str, Any]) -> str | None:
+    """``shared ×2, call 1`` for a layer called more than once (1-based call number)."""
+    n = a.get("num_calls") or 1
+    return f"shared ×{n}, call {(a.get('call_index') or 0) + 1}" if n > 1 else None
+
+
+def _dtypes(a: dict[str, Any]) -> str:
+    dts = [d for d in (a.get("output_dtypes") or []) if d]
+    return ", ".join(dict.fromkeys(str(d) for d in dts)) or "?"
+
+
+def info_lines(n: VNode, opts: RenderOptions) -> list[str]:
+    """The plain-text lines under the name: class, shapes, dtype/activation/trainable, costs."""
+    a = n.attrs
+    lines: list[str] = []
+    if n.members:
+        per = a.get("layers_per_block") or len(n.members)
+        lines.append(f"×{n.repeats} blocks of {per} layers" if n.repeats > 1 else f"{len(n.members)} layers")
+    if opts.show_shapes:
+        ins = a.get("input_shapes") or []
+        if a.get("kind") != "input" and ins:
+            lines.append("in: " + fmt_shapes(ins))
+        if a.get("output_shapes"):
+            lines.append("out: " + fmt_shapes(a.get("output_shapes")))
+    extra = []
+    if opts.show_dtype and not n.members:
+        extra.append(_dtypes(a))
+    if opts.show_layer_activations and a.get("activation") and not n.members:
+        extra.append(f"activation: {a['activation']}")
+    if opts.show_trainable and not n.members and a.get("kind") != "input":
+        extra.append("trainable" if a.get("trainable", True) is not False else "frozen")
+    if extra:
+        lines.append(" · ".join(extra))
+    costs = []
+    p = params_of(a)
+    if opts.show_params and a.get("kind") != "input":
+        if (a.get("call_index") or 0) > 0:
+            costs.append("params: shared")
+        elif p is not None:
+            costs.append(f"params: {p:,}")
+    if opts.show_macs and a.get("kind") != "input":
+        costs.append(f"MACs: {human(a.get('macs'))}")
+    if costs:
+        lines.append(" · ".join(costs))
+    shared = shared_text(a)
+    if shared:
+        lines.append(shared)
+    if n.attrs.get("kind") == "model" and not a.get("output_shapes") and a.get("weights"):
+        lines.append(f"{len(a['weights'])} weight tensors (no layer graph in the file)")
+    if a.get("failed"):
+        lines.append("✗ failed: " + str(a.get("error") or "unknown error").splitlines()[0])
+    return [cut(x) for x in lines]
+
+
+def class_text(n: VNode) -> str:
+    a = n.attrs
+    cls = str(a.get("class_name") or "?")
+    return f"ops.{cls}" if a.get("kind") == "op" else cls
+
+
+def node_label(n: VNode, opts: RenderOptions) -> str:
+    """HTML-like label: bold name (or class when names are off), class line, info lines."""
+    a = n.attrs
+    head = []
+    if opts.show_layer_names or n.members:
+        head.append(f"<b>{esc(cut(str(a.get('name') or n.id)))}</b>")
+        head.append(f'<font point-size="9">{esc(cut(class_text(n)))}</font>')
+    else:
+        head.append(f"<b>{esc(cut(class_text(n)))}</b>")
+    body = [esc(x) for x in info_lines(n, opts)]
+    return "<" + "<br/>".join(head + body) + ">"
+
+
+def tooltip(n: VNode) -> str:
+    """Plain text shown on hover in SVG/HTML: the full, uncut facts."""
+    a = n.attrs
+    lines = [f"{a.get('name') or n.id} ({a.get('class_name')})"]
+    if n.members:
+        lines.append(f"{len(n.members)} layer calls" + (f" in {n.repeats} repeated blocks" if n.repeats > 1 else ""))
+    if a.get("input_shapes"):
+        lines.append("in: " + fmt_shapes(a.get("input_shapes")))
+    lines.append("out: " + fmt_shapes(a.get("output_shapes")))
+    p = params_of(a)
+    if p is not None and (a.get("call_index") or 0) == 0:
+        lines.append(f"params: {p:,}")
+    if a.get("failed"):
+        lines.append("error: " + str(a.get("error") or "unknown error"))
+    return "\n".join(lines)
+
+
+def edge_label(e: VEdge) -> str:
+    text = fmt_shape(e.attrs.get("shape")) if "shape" in e.attrs else ""
+    if e.count > 1:
+        text = f"{text} ×{e.count}".strip()
+    return cut(text, 40)

@@ -1,0 +1,145 @@
+"""The HTML viewer in a real headless browser (Debian's chromium + chromium-driver, via selenium).
+
+`make test` installs both (`make browser`); where they cannot be installed the
+tests are skipped with the reason. No browser or driver is ever downloaded:
+selenium is given the system paths and Selenium Manager is kept offline.
+Expected shapes and weight shapes come from the Keras layers themselves.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+import inspector
+from inspector.render.dot import dot_binary
+
+CHROMIUM = os.environ.get("INSPECTOR_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("INSPECTOR_CHROMEDRIVER", "/usr/bin/chromedriver")
+
+
+def _why_no_browser() -> str | None:
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed (pip install -e '.[test]')"
+    for exe, pkg in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
+        if not (os.path.isfile(exe) and os.access(exe, os.X_OK)):
+            return f"{exe} not found: apt-get install {pkg} (or `make browser`)"
+    return None
+
+
+pytestmark = pytest.mark.skipif(_why_no_browser() is not None, reason=_why_no_browser() or "")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must never download a browser or driver
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage",
+                f"--user-data-dir={profile}", "--window-size=1400,900"):
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def _wait(driver, cond, timeout=10):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout).until(cond)
+
+
+def _open(driver, path):
+    driver.get("file://" + os.path.abspath(path))
+    _wait(driver, lambda d: d.execute_script("return !!(window.kgi && document.getElementById('kgi-svg'))"))
+
+
+def _search_and_click(driver, query, layer_name):
+    """Type in the search box, pick the result for ``layer_name``, then click its box in the diagram."""
+    from selenium.webdriver.common.by import By
+
+    box = driver.find_element(By.ID, "kgi-search")
+    box.clear()
+    box.send_keys(query)
+    items = _wait(driver, lambda d: [li for li in d.find_elements(By.CSS_SELECTOR, "#kgi-results li")
+                                     if li.get_attribute("data-id")])
+    hit = [li for li in items if li.text.split("\n")[0].startswith(layer_name) and
+           driver.execute_script("return kgi.data.nodes[arguments[0]].name", li.get_attribute("data-id")) == layer_name]
+    assert hit, [li.text for li in items]
+    node_id = hit[0].get_attribute("data-id")
+    hit[0].click()
+    node = driver.find_element(By.ID, node_id)
+    assert "kgi-sel" in node.get_attribute("class")
+    driver.find_element(By.ID, "kgi-panel").click()  # clear focus, then click the box itself
+    driver.execute_script("kgi.fit()")
+    _wait(driver, lambda d: d.find_element(By.ID, node_id).is_displayed())
+    node.click()
+    return driver.find_element(By.ID, "kgi-panel").text
+
+
+@pytest.mark.skipif(dot_binary() is None, reason="Graphviz `dot` is not installed (make dot)")
+def test_search_click_shows_shapes(browser, sample_dir, tmp_path):
+    model, path = sample_dir["customer_ticket_with_difficulty"]
+    out = str(tmp_path / "viewer.html")
+    inspector.render(path, out)
+    _open(browser, out)
+    layer = model.get_layer("dense")
+    panel = _search_and_click(browser, "den", layer.name)
+    assert layer.name in panel
+    assert str(tuple(layer.output.shape)) in panel          # (None, 64)
+    assert str(tuple(layer.input.shape)) in panel           # (None, 20100)
+    assert f"{layer.count_params():,}" in panel
+    for w in layer.weights:                                 # weight shapes from Keras
+        assert "(" + ", ".join(str(d) for d in w.shape) + ")" in panel
+    assert layer.get_config()["activation"] in panel        # full config shown
+    # search by class name finds the merge layer; the panel shows Keras's shape for it
+    concat = model.get_layer("concatenate")
+    panel = _search_and_click(browser, "Concatenate", concat.name)
+    assert str(tuple(concat.output.shape)) in panel
+    # nothing was fetched: a self-contained page loads no resources
+    assert browser.execute_script("return performance.getEntriesByType('resource').length") == 0
+
+
+@pytest.mark.skipif(dot_binary() is None, reason="Graphviz `dot` is not installed (make dot)")
+def test_pan_and_zoom(browser, sample_dir, tmp_path):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    _, path = sample_dir["customer_ticket_model"]
+    out = str(tmp_path / "pz.html")
+    inspector.render(path, out)
+    _open(browser, out)
+    vb = lambda: [float(x) for x in browser.execute_script(  # noqa: E731
+        "return document.getElementById('kgi-svg').getAttribute('viewBox')").split()]
+    start = vb()
+    browser.find_element(By.ID, "kgi-in").click()
+    zoomed = vb()
+    assert zoomed[2] < start[2] and zoomed[3] < start[3]
+    canvas = browser.find_element(By.ID, "kgi-canvas")
+    ActionChains(browser).move_to_element(canvas).click_and_hold().move_by_offset(80, 40).release().perform()
+    panned = vb()
+    assert panned[0] < zoomed[0] and panned[2] == pytest.approx(zoomed[2])
+    browser.find_element(By.ID, "kgi-fit").click()
+    assert vb() == pytest.approx(start)
+
+
+def test_viewer_without_graphviz(browser, sample_dir, tmp_path, monkeypatch):
+    """No `dot`: the page uses the built-in layout and still searches and shows shapes."""
+    model, path = sample_dir["shared_layer_model"]
+    monkeypatch.setenv("INSPECTOR_DOT", str(tmp_path / "missing-dot"))
+    out = str(tmp_path / "nodot.html")
+    assert inspector.render(path, out)["layout"] == "builtin"
+    _open(browser, out)
+    layer = model.get_layer("concatenate")
+    panel = _search_and_click(browser, "concat", layer.name)
+    assert str(tuple(layer.output.shape)) in panel
