@@ -31,6 +31,9 @@ def atomic_path(out: str) -> Iterator[str]:
         raise InspectorError("output directory does not exist", out)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(out), dir=directory)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs get the usual permissions
     try:
         yield tmp
         os.replace(tmp, out)
