@@ -86,3 +86,9 @@ def assert_matches_keras3(g, model) -> None:
     layer_names = [l.name for l in model.layers]
     assert g.layers == layer_names
     assert g.totals()["params_total"] == model.count_params()
+
+
+def calls_per_layer(model: Any) -> Counter:
+    """How many times each layer is called *in this model's graph* (other graphs built from the
+    same layer objects, e.g. by extraction tests, add inbound nodes that do not count)."""
+    return Counter(c["op"].name for c in keras3_calls(model)["calls"].values())
