@@ -11,22 +11,43 @@ Understands both config dialects:
 Every loop here is iterative (walks lists and work stacks), so a model of
 tens of thousands of layers never meets Python's recursion limit; only model
 *nesting* recurses, and it is capped at :data:`MAX_NESTING`.
+
+Untrusted configs: :func:`audit_config` reads every ``module`` /
+``class_name`` / ``registered_name`` / function reference in the config *as
+text* and refuses (``UnsafeModel``) those naming Python's code-running,
+file or network functions (``os.system``, ``builtins.exec``,
+``subprocess.Popen``...), Keras's own gadgets that fetch files or switch safe
+mode off (``keras.utils.get_file``, ``keras.config.enable_unsafe_deserialization``,
+``keras.models.load_model``...), ``TFSMLayer`` (loads an external SavedModel)
+and lookup layers whose vocabulary is a file path. Nothing is imported or
+called. Lambda bytecode is never decoded: such layers are shown with a
+``code`` flag. Classes from outside Keras are shown with ``custom=True``.
 """
 from __future__ import annotations
 
+import functools
+import re
 from typing import Any
 
-import networkx as nx
+from .litegraph import topological_order
 
-from .errors import BadModelFile
+from .errors import BadGraph, InspectorError, TooLarge, UnsafeModel, quote
 from .graph import ModelGraph, node_id
 from .shapes import infer_output_shapes
 from .costs import activation_bytes, count_macs
-from .weights import mark_trainable, name_weights
+from .weights import check_weights, mark_trainable, name_weights
 
 MAX_NESTING = 32
-MAX_LAYERS = 500_000
+#: Most layer entries a config may hold, nested models included (NASNetLarge: ~1 000).
+MAX_LAYERS = 20_000
+#: Most layer calls (graph nodes) a config may describe, nested models included.
+MAX_NODES = 50_000
+#: Most calls (inbound nodes) of one layer.
+MAX_CALLS = 10_000
 MAX_DIM = 2**40
+#: Largest single dimension / per-sample element count accepted in a saved shape.
+MAX_SHAPE_DIM = 2**31 - 1
+MAX_SHAPE_ELEMENTS = 2**40
 
 Ref = tuple[str, int, int]
 
@@ -50,7 +71,7 @@ def is_op(entry: dict) -> bool:
 def build_graph(obj: dict, weights: Any | None, path: str, depth: int = 0, trainable: bool = True) -> ModelGraph:
     """Build the graph of one model config object (``{"class_name", "config", ...}``)."""
     if depth > MAX_NESTING:
-        raise BadModelFile(f"models nested more than {MAX_NESTING} deep", path)
+        raise TooLarge(f"models nested more than {MAX_NESTING} deep", path)
     cfg = obj["config"]
     cls = obj.get("class_name")
     g = ModelGraph(name=str(cfg.get("name") or cls or "model"), class_name=str(cls))
@@ -65,23 +86,41 @@ def build_graph(obj: dict, weights: Any | None, path: str, depth: int = 0, train
 # --------------------------------------------------------------------------- entries
 def _check_entries(entries: list, path: str, sequential: bool) -> None:
     if len(entries) > MAX_LAYERS:
-        raise BadModelFile(f"model lists {len(entries)} layers (limit {MAX_LAYERS})", path)
+        raise BadGraph(f"model lists {len(entries)} layers (limit {MAX_LAYERS})", path)
     seen: set[str] = set()
     for i, e in enumerate(entries):
         if not isinstance(e, dict) or not isinstance(e.get("class_name"), str):
-            raise BadModelFile(f"layer entry {i} is not a layer config (no class_name)", path)
+            raise BadGraph(f"layer entry {i} is not a layer config (no class_name)", path)
         if not isinstance(e.get("config", {}), dict):
-            raise BadModelFile(f"layer entry {i} ({e['class_name']}) has a config that is not an object", path)
+            raise BadGraph(f"layer entry {i} ({e['class_name']}) has a config that is not an object", path)
         name = _entry_name(e, i)
+        if not name.isprintable() or not e["class_name"].isprintable():
+            raise BadGraph(f"layer entry {i} has control characters in its name or class "
+                           f"({quote(name)}, {quote(e['class_name'])})", path)
         if name in seen:
-            raise BadModelFile(f"two layers are named {name!r}", path)
+            raise BadGraph(f"two layers are named {quote(name)}", path)
         seen.add(name)
+        cfg = e.get("config") or {}
+        if e["class_name"] == "InputLayer":
+            for key in ("batch_shape", "batch_input_shape", "shape"):
+                check_shape(cfg.get(key), f"input {quote(name)}", path)
+        bc = e.get("build_config")
+        if isinstance(bc, dict):
+            check_shape(bc.get("input_shape"), f"layer {quote(name)}'s build_config", path)
+        if _is_known(e):
+            _check_hyperparameters(e, name, path)
+
+
+def _d(v: Any) -> dict:
+    """``v`` if it is a dict, else an empty one (hostile configs put anything anywhere)."""
+    return v if isinstance(v, dict) else {}
 
 
 def _entry_name(e: dict, i: int = 0) -> str:
     name = e.get("name")
     if not isinstance(name, str):
-        name = (e.get("config") or {}).get("name")
+        cfg = e.get("config")
+        name = cfg.get("name") if isinstance(cfg, dict) else None
     return name if isinstance(name, str) and name else f"{e.get('class_name', 'layer')}_{i}"
 
 
@@ -111,7 +150,7 @@ def _dtype(cfg: dict) -> str | None:
     """Compute dtype of a layer from its (Keras 2 string or Keras 3 policy dict) dtype."""
     d = cfg.get("dtype")
     if isinstance(d, dict):
-        d = (d.get("config") or {}).get("name")
+        d = _d(d.get("config")).get("name")
     if not isinstance(d, str):
         return None
     return {"mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}.get(d, d)
@@ -151,11 +190,12 @@ def _parse_call(call: Any, names: set[str], path: str, layer: str) -> tuple[list
             v = stack.pop()
             if isinstance(v, dict):
                 if v.get("class_name") == "__keras_tensor__":
-                    c = v.get("config") or {}
+                    c = _d(v.get("config"))
                     h = c.get("keras_history")
                     if not (isinstance(h, list) and len(h) == 3 and isinstance(h[0], str)
                             and isinstance(h[1], int) and isinstance(h[2], int)):
-                        raise BadModelFile(f"layer {layer!r} has a malformed tensor reference {h!r}", path)
+                        raise BadGraph(f"layer {layer!r} has a malformed tensor reference {h!r}", path)
+                    check_shape(c.get("shape"), f"a tensor passed to layer {quote(layer)}", path)
                     tensors.append(((h[0], h[1], h[2]), c.get("shape"), c.get("dtype")))
                 else:
                     stack.extend(reversed(list(v.values())))
@@ -164,9 +204,9 @@ def _parse_call(call: Any, names: set[str], path: str, layer: str) -> tuple[list
     elif isinstance(call, list):  # Keras 2: [[name, node, tensor, kwargs], ...]
         for item in call:
             if not (isinstance(item, list) and len(item) >= 3 and isinstance(item[0], str)):
-                raise BadModelFile(f"layer {layer!r} has a malformed inbound node {item!r:.80}", path)
+                raise BadGraph(f"layer {layer!r} has a malformed inbound node {item!r:.80}", path)
             if not (isinstance(item[1], int) and isinstance(item[2], int)):
-                raise BadModelFile(f"layer {layer!r} has a malformed inbound node {item!r:.80}", path)
+                raise BadGraph(f"layer {layer!r} has a malformed inbound node {item!r:.80}", path)
             tensors.append(((item[0], item[1], item[2]), None, None))
             kw = item[3] if len(item) > 3 and isinstance(item[3], dict) else {}
             for k, v in kw.items():
@@ -182,7 +222,7 @@ def _parse_call(call: Any, names: set[str], path: str, layer: str) -> tuple[list
                 if not found:
                     kwargs[k] = v
     else:
-        raise BadModelFile(f"layer {layer!r} has an inbound node that is neither a list nor an object", path)
+        raise BadGraph(f"layer {layer!r} has an inbound node that is neither a list nor an object", path)
     return tensors, kwargs
 
 
@@ -221,7 +261,9 @@ def _functional(g: ModelGraph, cfg: dict, weights: Any, path: str, depth: int, t
     for name, e in zip(names, entries):
         inbound = e.get("inbound_nodes") or []
         if not isinstance(inbound, list):
-            raise BadModelFile(f"layer {name!r} has inbound_nodes that is not a list", path)
+            raise BadGraph(f"layer {quote(name)} has inbound_nodes that is not a list", path)
+        if len(inbound) > MAX_CALLS:
+            raise TooLarge(f"layer {quote(name)} is called {len(inbound)} times (limit {MAX_CALLS})", path)
         calls[name] = [_parse_call(c, name_set, path, name) for c in inbound]
 
     # nodes, in model order
@@ -236,11 +278,12 @@ def _functional(g: ModelGraph, cfg: dict, weights: Any, path: str, depth: int, t
         n = max(1, len(calls[name]))
         for k, (tensors, kwargs) in enumerate(calls[name]):
             dst = node_id(name, k, n)
-            g.nx.nodes[dst]["call_kwargs"] = kwargs or None
+            g.store.nodes[dst]["call_kwargs"] = kwargs or None
             for j, ((src, ni, ti), shape, dtype) in enumerate(tensors):
                 src_id = _resolve(src, ni, calls, path, name)
                 if ti < 0 or ti > 10_000:
-                    raise BadModelFile(f"layer {name!r} refers to output {ti} of {src!r}", path)
+                    raise BadGraph(f"layer {quote(name)} refers to output {ti} of {quote(src)}, "
+                                   "which is out of range", path)
                 g.add_edge(src_id, dst, arg_index=j, tensor_index=ti, shape=_shape(shape), dtype=dtype)
                 if _shape(shape) is not None:
                     observed[(src_id, ti)] = (_shape(shape), dtype)
@@ -248,28 +291,38 @@ def _functional(g: ModelGraph, cfg: dict, weights: Any, path: str, depth: int, t
 
     g.inputs = [_resolve(n, i, calls, path, "input_layers") for n, i, _ in _refs(cfg.get("input_layers"))]
     g.outputs = [(_resolve(n, i, calls, path, "output_layers"), t) for n, i, t in _refs(cfg.get("output_layers"))]
+    for o, t in g.outputs:
+        if not isinstance(t, int) or isinstance(t, bool) or t < 0 or t > 10_000:
+            raise BadGraph(f"output_layers refers to output {quote(t)} of {quote(o)}, which is out of range", path)
     _finish(g, entries, names, weights, observed, path, depth, trainable, sequential=False)
 
 
-def _resolve(src: str, ni: int, calls: dict, path: str, user: str) -> str:
-    if src not in calls:
-        raise BadModelFile(f"layer {user!r} refers to unknown layer {src!r}", path)
+def _resolve(src: Any, ni: Any, calls: dict, path: str, user: str) -> str:
+    who = user if user in ("input_layers", "output_layers") else f"layer {quote(user)}"
+    if not isinstance(src, str) or src not in calls:
+        raise BadGraph(f"{who} refers to unknown layer {quote(src)}", path)
     n = max(1, len(calls[src]))
-    if ni < 0 or ni >= n:
-        raise BadModelFile(f"layer {user!r} refers to call {ni} of {src!r}, which has {n}", path)
+    if not isinstance(ni, int) or isinstance(ni, bool) or ni < 0 or ni >= n:
+        raise BadGraph(f"{who} refers to call (node index) {quote(ni)} of {quote(src)}, which has {n} "
+                       "(index out of range)", path)
     return node_id(src, ni, n)
 
 
 def _check_acyclic(g: ModelGraph, path: str) -> None:
-    if not nx.is_directed_acyclic_graph(g.nx):
-        cycle = nx.find_cycle(g.nx)
-        chain = " -> ".join([str(c[0]) for c in cycle] + [str(cycle[0][0])])
-        raise BadModelFile(f"inbound nodes form a cycle ({chain})", path)
+    try:
+        topological_order(g.store)
+    except ValueError as e:
+        chain = " -> ".join(str(n) for n in e.args[0])
+        raise BadGraph(f"inbound nodes form a cycle ({chain})", path) from None
 
 
 def _add_layer_node(g: ModelGraph, e: dict, name: str, k: int, n: int, trainable: bool, **extra: Any) -> str:
     cfg = e.get("config") or {}
     nid = node_id(name, k, n)
+    if e["class_name"] != "InputLayer":
+        extra.update(code_flags(e))
+        if not _is_known(e):
+            extra["custom"] = True
     g.add_node(
         nid, name=name, class_name=e["class_name"], module=e.get("module"),
         registered_name=e.get("registered_name"), kind=_kind(e), call_index=k, num_calls=n,
@@ -287,17 +340,20 @@ def _sequential(g: ModelGraph, cfg: dict, weights: Any, path: str, depth: int, t
     names = [_entry_name(e, i) for i, e in enumerate(entries)]
     observed: dict[tuple[str, int], tuple[Any, Any]] = {}
     prev: str | None = None
+    check_shape(cfg.get("build_input_shape"), "the model's build_input_shape", path)
     if entries and entries[0]["class_name"] == "InputLayer":
         prev = _add_layer_node(g, entries[0], names[0], 0, 1, trainable, synthetic=True)
         body = list(zip(names[1:], entries[1:]))
     else:
         body = list(zip(names, entries))
-        first_cfg = (entries[0].get("config") or {}) if entries else {}
+        first_cfg = _d(entries[0].get("config")) if entries else {}
         shape = (_shape(cfg.get("build_input_shape")) or _shape(first_cfg.get("batch_input_shape"))
                  or _shape(first_cfg.get("batch_shape"))
-                 or _shape((entries[0].get("build_config") or {}).get("input_shape") if entries else None))
-        if shape is not None:
+                 or _shape(_d(entries[0].get("build_config")).get("input_shape") if entries else None))
+        if shape is not None and entries:
             prev = f"{names[0]}_input"
+            while prev in names:  # never merge into a real layer's node
+                prev += "_"
             g.add_node(prev, name=prev, class_name="InputLayer", module="keras.layers", registered_name=None,
                        kind="input", call_index=0, num_calls=1, synthetic=True,
                        config={"batch_shape": list(shape), "dtype": _dtype(first_cfg) or "float32"},
@@ -307,7 +363,7 @@ def _sequential(g: ModelGraph, cfg: dict, weights: Any, path: str, depth: int, t
     for name, e in body:
         nid = _add_layer_node(g, e, name, 0, 1, trainable)
         if prev is not None:
-            in_shape = _shape((e.get("build_config") or {}).get("input_shape"))
+            in_shape = _shape(_d(e.get("build_config")).get("input_shape"))
             g.add_edge(prev, nid, arg_index=0, tensor_index=0, shape=in_shape, dtype=None)
             if in_shape is not None:
                 observed[(prev, 0)] = (in_shape, None)
@@ -326,7 +382,7 @@ def _finish(g: ModelGraph, entries: list, names: list[str], weights: Any, observ
     container = weights(saved) if callable(weights) else weights
 
     # nested models first: their output shapes feed shape propagation
-    for nid, a in list(g.nx.nodes(data=True)):
+    for nid, a in list(g.store.nodes(data=True)):
         if a["kind"] == "model" and a["call_index"] == 0:
             e = by_name[a["name"]]
             sub_weights = None
@@ -337,23 +393,31 @@ def _finish(g: ModelGraph, entries: list, names: list[str], weights: Any, observ
                 if inner_seq:
                     sub_entries = [s for s in sub_entries if s[1] != "InputLayer"]
                 sub_entries = [s for s, x in zip(sub_entries, [x for x in e["config"]["layers"] if isinstance(x, dict)]) if not is_op(x)] if not inner_seq else sub_entries
-                sub_weights = container.nested(a["name"], sub_entries)
+                try:
+                    sub_weights = container.nested(a["name"], sub_entries)
+                except InspectorError as err:
+                    if err.path is None:
+                        err.path = path
+                    raise
             sub = build_graph(e, sub_weights, path, depth + 1, a["trainable"])
             g.subgraphs[nid] = sub
             for other in g.calls(a["name"]):
-                g.nx.nodes[other]["subgraph"] = nid
+                g.store.nodes[other]["subgraph"] = nid
 
+    observed_outputs: dict[str, int] = {}  # node -> 1 + highest output index a consumer saw
+    for src, t in observed:
+        observed_outputs[src] = max(observed_outputs.get(src, 0), t + 1)
     for nid in g.order():
-        a = g.nx.nodes[nid]
-        ins = sorted(g.nx.in_edges(nid, keys=True, data=True), key=lambda t: t[3].get("arg_index") or 0)
+        a = g.store.nodes[nid]
+        ins = sorted(g.store.in_edges(nid, keys=True, data=True), key=lambda t: t[3].get("arg_index") or 0)
         in_shapes, in_dtypes = [], []
         for u, _, _, d in ins:
             ti = d.get("tensor_index") or 0
-            outs = g.nx.nodes[u]["output_shapes"]
+            outs = g.store.nodes[u]["output_shapes"]
             s = d.get("shape") or (outs[ti] if ti < len(outs) else None)
             if d.get("shape") is None:
                 d["shape"] = s
-            dts = g.nx.nodes[u]["output_dtypes"]
+            dts = g.store.nodes[u]["output_dtypes"]
             dt = d.get("dtype") or (dts[ti] if ti < len(dts) else None)
             d["dtype"] = dt
             in_shapes.append(s)
@@ -367,14 +431,14 @@ def _finish(g: ModelGraph, entries: list, names: list[str], weights: Any, observ
             inferred = [shape]
         elif a["kind"] == "model":
             sub = g.subgraphs[a["subgraph"]]
-            inferred = [sub.nx.nodes[o]["output_shapes"][t] if t < len(sub.nx.nodes[o]["output_shapes"]) else None
+            inferred = [sub.store.nodes[o]["output_shapes"][t] if t < len(sub.store.nodes[o]["output_shapes"]) else None
                         for o, t in sub.outputs]
         else:
             try:
                 inferred = infer_output_shapes(a["class_name"], cfg, in_shapes, a.get("call_kwargs") or {}) or []
             except Exception:  # a rule that trips on odd config: shape unknown, not a crash
                 inferred = []
-        n_out = max([t + 1 for (src, t) in observed if src == nid] + [len(inferred), 1])
+        n_out = max(observed_outputs.get(nid, 0), len(inferred), 1)
         outs, dts = [], []
         own_dtype = _dtype(cfg) if a["kind"] != "op" else None
         for t in range(n_out):
@@ -385,7 +449,7 @@ def _finish(g: ModelGraph, entries: list, names: list[str], weights: Any, observ
         a["output_shapes"] = outs
         a["output_dtypes"] = dts
 
-    for nid, a in g.nx.nodes(data=True):
+    for nid, a in g.store.nodes(data=True):
         if a["call_index"] != 0:
             continue
         e = by_name.get(a["name"])
@@ -402,8 +466,16 @@ def _finish(g: ModelGraph, entries: list, names: list[str], weights: Any, observ
         if container is not None:
             try:
                 ws = container.weights(a["name"])
+                if not a.get("custom"):
+                    in_shape = a["input_shapes"][0] if a["input_shapes"] else None
+                    check_weights(a["name"], a["class_name"], a["config"], ws, in_shape,
+                                  strict=getattr(container, "strict", False))
+            except InspectorError as err:
+                if err.path is None:
+                    err.path = path
+                raise
             except ValueError as err:
-                raise BadModelFile(str(err), path) from None
+                raise BadGraph(str(err), path) from None
         if ws is None:
             a["params_trainable"] = a["params_non_trainable"] = None
             a["weights"] = None
@@ -414,8 +486,8 @@ def _finish(g: ModelGraph, entries: list, names: list[str], weights: Any, observ
         a["params_trainable"] = sum(_numel(w.shape) for w in ws if w.trainable)
         a["params_non_trainable"] = sum(_numel(w.shape) for w in ws if not w.trainable)
 
-    for nid, a in g.nx.nodes(data=True):
-        first = g.nx.nodes[g.calls(a["name"])[0]] if a["call_index"] else a
+    for nid, a in g.store.nodes(data=True):
+        first = g.store.nodes[g.calls(a["name"])[0]] if a["call_index"] else a
         wshapes = [tuple(w["shape"]) for w in (first.get("weights") or [])]
         if a["kind"] == "model":
             a["macs"] = g.subgraphs[a["subgraph"]].totals()["macs"] if g.subgraphs[a["subgraph"]].totals()["macs_known"] else None
@@ -437,3 +509,308 @@ def _numel(shape: tuple) -> int:
     for d in shape:
         n *= int(d)
     return n
+
+
+
+# --------------------------------------------------------------------------- untrusted configs
+def check_shape(v: Any, what: str, path: str) -> None:
+    """Refuse saved shapes with negative, fractional or absurd dimensions.
+
+    Accepts what is not a shape at all (None, serialized TensorShape dicts) and
+    nested lists of shapes (multi-input build shapes); ``-1`` and ``None`` mean unknown.
+    """
+    if not isinstance(v, list):
+        return
+    stack = [v]
+    while stack:
+        cur = stack.pop()
+        if len(stack) > 1000:
+            break
+        if cur and all(isinstance(d, list) for d in cur):
+            stack.extend(cur)
+            continue
+        if not all(d is None or isinstance(d, (int, float)) for d in cur):
+            continue  # not a plain shape (dicts, strings): never used as one
+        n = 1
+        for d in cur:
+            if d is None or d == -1 and isinstance(d, int) and not isinstance(d, bool):
+                continue
+            if isinstance(d, bool) or isinstance(d, float) or d < 0 or d > MAX_SHAPE_DIM:
+                raise BadGraph(f"{what} has an invalid shape {_fmt_shape(cur)} (dimensions must be whole "
+                               f"numbers from 0 to {MAX_SHAPE_DIM:,}, or null)", path)
+            n *= d
+        if n > MAX_SHAPE_ELEMENTS:
+            raise BadGraph(f"{what} has an absurd shape {_fmt_shape(cur)} ({n:.3g} elements per sample)", path)
+
+
+def _fmt_shape(shape: list) -> str:
+    text = "[" + ", ".join("null" if d is None else repr(d) for d in shape[:8]) + (", ..." if len(shape) > 8 else "") + "]"
+    return text[:120]
+
+
+#: Integer hyperparameters of Keras layers that must be positive whole numbers.
+_POSITIVE_INTS = ("units", "filters", "input_dim", "output_dim", "num_heads", "key_dim", "depth_multiplier")
+
+
+def _check_hyperparameters(e: dict, name: str, path: str) -> None:
+    cfg = e.get("config") or {}
+    for key in _POSITIVE_INTS:
+        v = cfg.get(key)
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            continue
+        if isinstance(v, float) or v <= 0 or v > MAX_SHAPE_DIM:
+            raise BadGraph(f"layer {quote(name)} ({e['class_name']}) has {key}={v!r:.40} "
+                           f"(must be a whole number from 1 to {MAX_SHAPE_DIM:,})", path)
+
+
+KERAS_ROOTS = frozenset({"keras", "keras_hub", "keras_nlp", "keras_cv", "tf_keras", "keras_rs"})
+#: Classes the inspector knows without a module (legacy configs carry none).
+_BUILTIN_CLASSES = frozenset({"InputLayer", "Lambda", "TFOpLambda", "SlicingOpLambda", "Functional",
+                              "Sequential", "Model"})
+
+
+def _known_class_names() -> frozenset[str]:
+    from . import costs, shapes
+
+    names = set(getattr(shapes, "_LAYERS", {})) | set(_BUILTIN_CLASSES)
+    names |= set(getattr(costs, "_HANDLERS", {}))
+    return frozenset(names)
+
+
+_KNOWN: frozenset[str] | None = None
+
+
+def _is_known(e: dict) -> bool:
+    """True for a class of Keras (or keras-hub/-cv/-nlp); False for classes from anywhere else."""
+    global _KNOWN
+    module = e.get("module")
+    if isinstance(module, str) and module:
+        return _root(_normalize(module)) in KERAS_ROOTS or module.startswith("tensorflow.keras") \
+            or module.startswith("tensorflow.python.keras")
+    cls = e.get("class_name", "")
+    if ">" in cls or "." in cls:
+        return False
+    if _KNOWN is None:
+        _KNOWN = _known_class_names()
+    return cls in _KNOWN or is_op(e)
+
+
+def code_flags(e: dict) -> dict[str, Any]:
+    """Node attributes describing code a layer carries: ``code`` (Lambda bytecode, never decoded),
+    ``function`` (a named Python function it calls)."""
+    out: dict[str, Any] = {}
+    cfg = e.get("config")
+    if not isinstance(cfg, dict):
+        return out
+    stack: list[Any] = [v for k, v in cfg.items() if k != "layers"]
+    fn = cfg.get("function")
+    if isinstance(fn, list) and cfg.get("function_type") == "lambda":  # Keras 2: [b64 code, defaults, closure]
+        out["code"] = True
+        out["code_bytes"] = len(fn[0]) if fn and isinstance(fn[0], str) else None
+    elif isinstance(fn, str) and cfg.get("function_type") == "raw":
+        out["function"] = f"{cfg.get('module') or '?'}.{fn}"
+    if isinstance(cfg.get("output_shape"), list) and cfg.get("output_shape_type") == "lambda":
+        out["code"] = True
+    seen = 0
+    while stack and seen < 100_000:
+        v = stack.pop()
+        seen += 1
+        if isinstance(v, dict):
+            if v.get("class_name") == "__lambda__":
+                out["code"] = True
+                inner = v.get("config")
+                code = inner.get("code") if isinstance(inner, dict) else None
+                out["code_bytes"] = len(code) if isinstance(code, str) else out.get("code_bytes")
+            elif v.get("class_name") == "function" and isinstance(v.get("config"), str):
+                out.setdefault("function", f"{v.get('module') or '?'}.{v['config']}")
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return out
+
+
+# Python modules whose functions run code, touch files or the network, or (de)serialise objects.
+DANGEROUS_MODULES = frozenset("""
+os posix nt posixpath ntpath subprocess sys builtins __builtin__ __builtins__
+importlib imp zipimport pkgutil runpy code codeop types ctypes cffi _ctypes gc inspect
+shutil tempfile pathlib io _io fileinput glob fnmatch zipfile tarfile gzip bz2 lzma shelve dbm
+pickle cPickle _pickle dill cloudpickle joblib marshal copyreg
+socket ssl select selectors asyncio http urllib urllib2 urllib3 requests httpx aiohttp ftplib smtplib
+telnetlib poplib imaplib xmlrpc socketserver webbrowser
+threading _thread multiprocessing concurrent signal pty tty fcntl resource
+platform sysconfig site pdb bdb timeit trace profile cProfile operator functools
+commands popen2 distutils setuptools pip
+""".split())
+
+# Callables that run code or fetch/write files, whatever module they are said to come from.
+DANGEROUS_NAMES = frozenset("""
+exec eval compile __import__ execfile system popen popen2 popen3 Popen spawn spawnl spawnv spawnve
+execl execle execlp execv execve execvp fork forkpty getattr setattr delattr globals locals vars
+breakpoint open get_file load_model model_from_json model_from_config enable_unsafe_deserialization
+set_global_attribute func_load import_module loads load_op_library load_library write_file read_file
+py_function numpy_function py_func remove rmtree unlink rmdir
+""".split())
+
+# Keras / TensorFlow entry points that download or read files, run SavedModels or switch safe mode off
+# (prefixes of the normalised dotted name; see _normalize).
+DANGEROUS_PREFIXES = (
+    "keras.utils.get_file", "keras.utils.file_utils", "keras.utils.python_utils", "keras.utils.io_utils",
+    "keras.utils.load_img", "keras.utils.dataset_utils", "keras.utils.image_dataset",
+    "keras.utils.text_dataset", "keras.utils.audio_dataset", "keras.utils.timeseries_dataset",
+    "keras.config.enable_unsafe_deserialization", "keras.saving", "keras.models.load_model",
+    "keras.models.model_from_json", "keras.legacy.saving", "keras.export", "keras.layers.TFSMLayer",
+    "keras.datasets", "keras.backend.tensorflow.saved_model",
+    "tensorflow.io", "tensorflow.saved_model", "tensorflow.py_function", "tensorflow.numpy_function",
+    "tensorflow.compat", "tensorflow.raw_ops", "tensorflow.data", "tensorflow.summary",
+    "tensorflow.load_op_library", "tensorflow.load_library", "tensorflow.debugging",
+    "tensorflow.python.ops.script_ops", "tensorflow.python.ops.io_ops", "tensorflow.python.ops.gen_io_ops",
+    "tensorflow.python.lib.io", "tensorflow.python.platform.gfile", "tensorflow.python.saved_model",
+    "numpy.load", "numpy.fromfile", "numpy.loadtxt", "numpy.genfromtxt", "numpy.memmap", "numpy.save",
+    "numpy.lib.npyio", "numpy.ctypeslib", "numpy.f2py", "numpy.distutils", "numpy.testing",
+)
+
+# Prefixes refused only for *functions* (Keras's own layer classes live there too).
+DANGEROUS_FUNCTION_PREFIXES = ("keras.applications", "keras_hub.models", "keras_nlp.models", "keras_cv.models")
+
+# TFOpLambda (tf-keras) names a TensorFlow function relative to `tf`.
+_TF_OP_DANGEROUS = ("io.", "py_function", "numpy_function", "compat.", "raw_ops.", "saved_model.", "data.",
+                    "summary.", "debugging.", "load_op_library", "load_library", "keras.utils.get_file")
+
+_LOOKUP_LAYERS = frozenset({"StringLookup", "IntegerLookup", "TextVectorization"})
+
+_ALIASES = (
+    ("keras._tf_keras.keras.", "keras."), ("tensorflow.python.keras.", "keras."), ("tensorflow.keras.", "keras."),
+    ("tf.keras.", "keras."), ("tf_keras.src.", "keras."), ("tf_keras.", "keras."), ("keras.src.", "keras."),
+    ("keras.api.", "keras."), ("tf.", "tensorflow."), ("np.", "numpy."),
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalize(dotted: str) -> str:
+    """Map the many spellings of Keras/TF modules to one (``keras.src.utils`` -> ``keras.utils``)."""
+    s = dotted.strip().replace(">", ".").replace(":", ".")
+    for _ in range(3):
+        for old, new in _ALIASES:
+            if s.startswith(old):
+                s = new + s[len(old):]
+    return s
+
+
+def _root(dotted: str) -> str:
+    return dotted.split(".", 1)[0]
+
+
+@functools.lru_cache(maxsize=4096)
+def _danger(module: str | None, name: str | None, function: bool = False) -> str | None:
+    """Why ``module.name`` is refused (None if it is not); ``function``: it is called as a function."""
+    full = _normalize(".".join(p for p in (module, name) if p))
+    if not full:
+        return None
+    parts = full.split(".")
+    if parts[0] in DANGEROUS_MODULES:
+        return "outside Keras"
+    for p in DANGEROUS_PREFIXES + (DANGEROUS_FUNCTION_PREFIXES if function else ()):
+        if full == p or full.startswith(p + ".") or full.startswith(p) and p.endswith(("_", "dataset")):
+            return "a Keras/TensorFlow function that reads or downloads files or switches safe mode off"
+    if name and name.split(".")[-1].split(">")[-1] in DANGEROUS_NAMES:
+        return "a function that runs code or touches files"
+    return None
+
+
+class ConfigAudit:
+    """What :func:`audit_config` found: total layer entries, and the config's notes."""
+
+    def __init__(self) -> None:
+        self.layers = 0
+        self.nodes = 0
+
+
+def audit_config(config: Any, path: str) -> ConfigAudit:
+    """Refuse configs that name code-running, file- or network-reaching callables; count layers.
+
+    Reads every dict of the config (compile_config and nested objects included)
+    as text: nothing is imported, looked up or called.
+    """
+    audit = ConfigAudit()
+    stack: list[tuple[Any, str]] = [(config, "the model config")]
+    labels: dict[int, str] = {}
+    while stack:
+        obj, where = stack.pop()
+        if type(obj) is list:
+            for v in obj:
+                if type(v) is dict or type(v) is list:
+                    stack.append((v, where))
+            continue
+        if type(obj) is not dict:
+            continue
+        where = labels.get(id(obj), where)
+        cfg = obj.get("config")
+        if isinstance(cfg, dict) and isinstance(cfg.get("layers"), list):
+            audit.layers += len(cfg["layers"])
+            if audit.layers > MAX_LAYERS:
+                raise TooLarge(f"the config lists more than {MAX_LAYERS:,} layers", path)
+            for i, entry in enumerate(cfg["layers"]):
+                if isinstance(entry, dict):
+                    labels[id(entry)] = f"layer {quote(_entry_name(entry, i))}"
+                    inbound = entry.get("inbound_nodes")
+                    audit.nodes += max(1, len(inbound) if isinstance(inbound, list) else 1)
+            if audit.nodes > MAX_NODES:
+                raise TooLarge(f"the config describes more than {MAX_NODES:,} layer calls", path)
+        if "class_name" in obj or "module" in obj or "registered_name" in obj or "function" in obj:
+            _audit_object(obj, where, path)
+        for v in obj.values():
+            if type(v) is dict or type(v) is list:
+                stack.append((v, where))
+    return audit
+
+
+def _refuse(where: str, ref: str, why: str, path: str, extra: str = "") -> None:
+    raise UnsafeModel(f"{where} refers to {ref} ({why}){extra} — refusing; nothing was executed", path)
+
+
+def _audit_object(obj: dict, where: str, path: str) -> None:
+    module = obj.get("module") if isinstance(obj.get("module"), str) else None
+    cls = obj.get("class_name") if isinstance(obj.get("class_name"), str) else None
+    reg = obj.get("registered_name") if isinstance(obj.get("registered_name"), str) else None
+    cfg = obj.get("config")
+    short = re.split(r"[.>]", cls)[-1] if cls else None
+    # layers that load files or SavedModels by design
+    if short == "TFSMLayer":
+        target = cfg.get("filepath") if isinstance(cfg, dict) else None
+        _refuse(where, f"TFSMLayer({quote(target)})", "it loads and runs an external TensorFlow SavedModel", path)
+    if short in ("TFOpLambda", "SlicingOpLambda") and isinstance(cfg, dict):
+        op = cfg.get("function")
+        if isinstance(op, str) and (op.startswith(_TF_OP_DANGEROUS) or _danger("tensorflow", op)):
+            _refuse(where, quote(f"tf.{op}"), "a TensorFlow function that touches files or runs Python", path)
+    if short in _LOOKUP_LAYERS and isinstance(cfg, dict):
+        for key in ("vocabulary", "idf_weights", "vocabulary_file"):
+            v = cfg.get(key)
+            if isinstance(v, str) and v:
+                raise UnsafeModel(f"{where} ({short}) reads its {key} from a path or URL ({quote(v)}), which "
+                                  "Keras would open on load — refusing; nothing was read", path)
+    # Keras 2 Lambda with a named function: {"function": "system", "function_type": "raw", "module": "os"}
+    fn = obj.get("function")
+    if isinstance(fn, str) and obj.get("function_type") == "raw":
+        why = _danger(module, fn, True)
+        if why:
+            _refuse(where, quote(f"{module}.{fn}" if module else fn), why, path)
+    # a serialized function: {"module": m, "class_name": "function", "config": "name"}
+    if cls == "function" and isinstance(cfg, str):
+        why = _danger(module, cfg, True)
+        if why:
+            _refuse(where, quote(f"{module}.{cfg}" if module else cfg), why, path)
+    elif cls:
+        why = _danger(module, cls) if module else None
+        if why is None and ("." in cls or ">" in cls):
+            why = _danger(None, cls)
+            if why is None and _root(_normalize(cls)) in DANGEROUS_MODULES:
+                why = "outside Keras"
+        if why:
+            _refuse(where, quote(f"{module}.{cls}" if module else cls), why, path)
+    if module and _root(_normalize(module)) in DANGEROUS_MODULES:
+        _refuse(where, quote(module), "a module outside Keras", path)
+    if reg and reg not in ("function", "__lambda__"):
+        pkg, _, name = reg.rpartition(">") if ">" in reg else reg.rpartition(".")
+        why = _danger(pkg or None, name) if pkg else (_danger(None, name) if name in DANGEROUS_NAMES else None)
+        if why:
+            _refuse(where, quote(reg), why, path, " in registered_name")
