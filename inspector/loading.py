@@ -50,6 +50,11 @@ def load_model(path: str, unsafe: bool = False, compile: bool = False) -> Any:
     from .static import read_file
 
     read_file(path)  # validates the file statically first: corrupt/hostile files never reach Keras
+    if unsafe:
+        import sys
+
+        print(f"warning: {path}: --unsafe: Keras safe mode is OFF; code stored in this file "
+              "(e.g. Lambda bytecode) may run", file=sys.stderr)
     keras = import_keras()
     try:
         return keras.models.load_model(path, safe_mode=not unsafe, compile=compile)

@@ -109,6 +109,8 @@ def footer(g: ModelGraph) -> list[str]:
         lines.append("Graph traced from a live model (not read from a saved graph).")
     if meta.get("hint"):
         lines.append(f"Note: {meta['hint']}")
+    for note in meta.get("notes") or []:
+        lines.append(f"Note: {note}")
     return lines
 
 
