@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -46,3 +47,10 @@ def run_cli(*args: str, check_tf: bool = False, **kw) -> subprocess.CompletedPro
     code += "main()"
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env,
                           timeout=kw.pop("timeout", 120), **kw)
+
+
+def user_lines(stderr: str) -> list[str]:
+    """stderr without TensorFlow's C++ start-up chatter (absl lines it prints on import)."""
+    return [l for l in stderr.splitlines()
+            if l.strip() and not l.startswith("WARNING: All log messages before absl")
+            and not re.match(r"^[IWEF]\d{4} ", l) and "rebuild TensorFlow with the appropriate" not in l]

@@ -1,23 +1,15 @@
 """Feature extractors and head/tail splits, checked against Keras's own truncated models."""
 from __future__ import annotations
 
-import re
 
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from conftest import run_cli, user_lines
 
 import inspector
 from inspector.errors import InspectorError
 from inspector.extract import HookExtractor, build_extractor, call_map, feature_extractor, split
-
-def user_lines(stderr: str) -> list[str]:
-    """stderr without TensorFlow's C++ start-up chatter (absl lines it prints on import)."""
-    return [l for l in stderr.splitlines()
-            if l.strip() and not l.startswith("WARNING: All log messages before absl")
-            and not re.match(r"^[IWEF]\d{4} ", l) and "rebuild TensorFlow with the appropriate" not in l]
-
 
 ATOL = 1e-5
 APP_LAYERS = {

@@ -6,22 +6,14 @@ import os
 import subprocess
 import sys
 
-import re
 
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, run_cli, user_lines
 
 from inspector.errors import InspectorError
 from inspector.features import (NpyWriter, extract_features, merge_parts, open_arrays, part_path, shard_rows)
-
-def user_lines(stderr: str) -> list[str]:
-    """stderr without TensorFlow's C++ start-up chatter (absl lines it prints on import)."""
-    return [l for l in stderr.splitlines()
-            if l.strip() and not l.startswith("WARNING: All log messages before absl")
-            and not re.match(r"^[IWEF]\d{4} ", l) and "rebuild TensorFlow with the appropriate" not in l]
-
 
 ATOL = 1e-5
 

@@ -1,23 +1,14 @@
 """Grafted heads: original weights byte-identical, new heads as asked, the result trains."""
 from __future__ import annotations
 
-import re
 
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from conftest import run_cli, user_lines
 
 from inspector.errors import InspectorError
 from inspector.grafting import HeadSpec, graft
-
-def user_lines(stderr: str) -> list[str]:
-    """stderr without TensorFlow's C++ start-up chatter (absl lines it prints on import)."""
-    return [l for l in stderr.splitlines()
-            if l.strip() and not l.startswith("WARNING: All log messages before absl")
-            and not re.match(r"^[IWEF]\d{4} ", l) and "rebuild TensorFlow with the appropriate" not in l]
-
-
 
 def _weights_by_layer(model) -> dict[str, list[bytes]]:
     return {l.name: [np.asarray(w).tobytes() for w in l.get_weights()] for l in model.layers}
