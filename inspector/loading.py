@@ -34,6 +34,10 @@ def import_keras() -> Any:
         os.dup2(capture.fileno(), 2)
         try:
             import keras
+
+            # device set-up (CUDA probing and its "failed call to cuInit" line) happens on
+            # the first tensor, not on import: trigger it while fd 2 is still captured
+            keras.ops.convert_to_tensor(0.0)
         except BaseException:
             os.dup2(saved, 2)
             capture.seek(0)
