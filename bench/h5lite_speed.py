@@ -13,17 +13,18 @@ are whole fresh interpreters (import + open + walk).
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import struct
 import subprocess
 import sys
-import threading
 import time
 import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import run_deep  # noqa: E402
+from inspector.archive import WindowFile  # noqa: E402
 
 
 def build_models(out_dir: str) -> dict[str, str]:
@@ -49,21 +50,7 @@ def build_models(out_dir: str) -> dict[str, str]:
 
     for name in missing:
         print(f"building {name} ...", file=sys.stderr, flush=True)
-        sys.setrecursionlimit(200_000)  # Keras recurses per layer when saving
-        threading.stack_size(1 << 30)
-        errors: list[BaseException] = []
-
-        def run(fn=mlp if name == "mlp3000" else nasnet) -> None:
-            try:
-                fn()
-            except BaseException as e:  # re-raised below
-                errors.append(e)
-
-        t = threading.Thread(target=run)
-        t.start()
-        t.join()
-        if errors:
-            raise errors[0]
+        run_deep(mlp if name == "mlp3000" else nasnet)  # Keras recurses per layer when saving
     return paths
 
 
@@ -78,35 +65,6 @@ def member_range(path: str, member: str = "model.weights.h5") -> tuple[int, int]
         head = f.read(30)
     name_len, extra_len = struct.unpack("<HH", head[26:30])
     return info.header_offset + 30 + name_len + extra_len, info.file_size
-
-
-class Window(io.RawIOBase):
-    """A read-only seekable view of ``size`` bytes of ``f`` from ``start`` (for h5py)."""
-
-    def __init__(self, f, start: int, size: int):
-        super().__init__()
-        self.f, self.start, self.size, self.pos = f, start, size, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.pos
-
-    def seek(self, off: int, whence: int = 0) -> int:
-        self.pos = {0: off, 1: self.pos + off, 2: self.size + off}[whence]
-        return self.pos
-
-    def readinto(self, b) -> int:
-        n = max(0, min(len(b), self.size - self.pos))
-        self.f.seek(self.start + self.pos)
-        data = self.f.read(n)
-        b[:len(data)] = data
-        self.pos += len(data)
-        return len(data)
 
 
 def walk_h5lite(path: str, start: int, size: int) -> int:
@@ -125,7 +83,7 @@ def walk_h5py(path: str, start: int, size: int) -> int:
     import h5py
 
     n = 0
-    with open(path, "rb") as fh, h5py.File(Window(fh, start, size), "r") as f:
+    with open(path, "rb") as fh, h5py.File(WindowFile(fh, start, size), "r") as f:
         stack = [f]
         while stack:
             g = stack.pop()
