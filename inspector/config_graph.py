@@ -35,7 +35,7 @@ from .errors import BadGraph, InspectorError, TooLarge, UnsafeModel, quote
 from .graph import ModelGraph, node_id
 from .shapes import infer_output_shapes
 from .costs import activation_bytes, count_macs
-from .weights import check_weights, mark_trainable, name_weights
+from .weights import check_weights, mark_trainable, name_weights, numel
 
 MAX_NESTING = 32
 #: Most layer entries a config may hold, nested models included (NASNetLarge: ~1 000).
@@ -68,6 +68,19 @@ def is_op(entry: dict) -> bool:
             and "trainable" not in cfg and "batch_input_shape" not in cfg)
 
 
+def is_sequential(obj: dict) -> bool:
+    """Sequential, or a layer list with no functional wiring (read as a chain)."""
+    cfg = obj["config"]
+    return obj.get("class_name") == "Sequential" or ("input_layers" not in cfg and "output_layers" not in cfg)
+
+
+def saved_layers(entries: list, sequential: bool) -> list[tuple[str, str]]:
+    """(name, class) of the entries Keras writes weight groups for, in ``model.layers`` order:
+    ops never have one, and Sequential's ``model.layers`` leaves out its InputLayer."""
+    return [(_entry_name(e, i), e.get("class_name", "")) for i, e in enumerate(entries)
+            if isinstance(e, dict) and not is_op(e) and not (sequential and e.get("class_name") == "InputLayer")]
+
+
 def build_graph(obj: dict, weights: Any | None, path: str, depth: int = 0, trainable: bool = True) -> ModelGraph:
     """Build the graph of one model config object (``{"class_name", "config", ...}``)."""
     if depth > MAX_NESTING:
@@ -76,7 +89,7 @@ def build_graph(obj: dict, weights: Any | None, path: str, depth: int = 0, train
     cls = obj.get("class_name")
     g = ModelGraph(name=str(cfg.get("name") or cls or "model"), class_name=str(cls))
     trainable = trainable and cfg.get("trainable", True) is not False
-    if cls == "Sequential" or ("input_layers" not in cfg and "output_layers" not in cfg):
+    if is_sequential(obj):
         _sequential(g, cfg, weights, path, depth, trainable)
     else:
         _functional(g, cfg, weights, path, depth, trainable)
@@ -377,9 +390,7 @@ def _sequential(g: ModelGraph, cfg: dict, weights: Any, path: str, depth: int, t
 def _finish(g: ModelGraph, entries: list, names: list[str], weights: Any, observed: dict,
             path: str, depth: int, trainable: bool, sequential: bool) -> None:
     by_name = dict(zip(names, entries))
-    saved = [(n, e["class_name"]) for n, e in zip(names, entries)
-             if not is_op(e) and not (sequential and e["class_name"] == "InputLayer")]
-    container = weights(saved) if callable(weights) else weights
+    container = weights(saved_layers(entries, sequential)) if callable(weights) else weights
 
     # nested models first: their output shapes feed shape propagation
     for nid, a in list(g.store.nodes(data=True)):
@@ -387,12 +398,7 @@ def _finish(g: ModelGraph, entries: list, names: list[str], weights: Any, observ
             e = by_name[a["name"]]
             sub_weights = None
             if container is not None:
-                sub_entries = [(_entry_name(x, i), x.get("class_name", "")) for i, x in enumerate(e["config"]["layers"])
-                               if isinstance(x, dict)]
-                inner_seq = e.get("class_name") == "Sequential" or "input_layers" not in e["config"]
-                if inner_seq:
-                    sub_entries = [s for s in sub_entries if s[1] != "InputLayer"]
-                sub_entries = [s for s, x in zip(sub_entries, [x for x in e["config"]["layers"] if isinstance(x, dict)]) if not is_op(x)] if not inner_seq else sub_entries
+                sub_entries = saved_layers(e["config"]["layers"], is_sequential(e))
                 try:
                     sub_weights = container.nested(a["name"], sub_entries)
                 except InspectorError as err:
@@ -483,8 +489,8 @@ def _finish(g: ModelGraph, entries: list, names: list[str], weights: Any, observ
         name_weights(a["class_name"], a["config"], ws)
         mark_trainable(a["class_name"], a["config"], ws, a["trainable"])
         a["weights"] = [w.as_dict() for w in ws]
-        a["params_trainable"] = sum(_numel(w.shape) for w in ws if w.trainable)
-        a["params_non_trainable"] = sum(_numel(w.shape) for w in ws if not w.trainable)
+        a["params_trainable"] = sum(numel(w.shape) for w in ws if w.trainable)
+        a["params_non_trainable"] = sum(numel(w.shape) for w in ws if not w.trainable)
 
     for nid, a in g.store.nodes(data=True):
         first = g.store.nodes[g.calls(a["name"])[0]] if a["call_index"] else a
@@ -504,11 +510,6 @@ def _finish(g: ModelGraph, entries: list, names: list[str], weights: Any, observ
             a["activation_bytes"] = None
 
 
-def _numel(shape: tuple) -> int:
-    n = 1
-    for d in shape:
-        n *= int(d)
-    return n
 
 
 

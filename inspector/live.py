@@ -20,6 +20,7 @@ from .config_graph import MAX_NESTING, _activation, is_model_config
 from .costs import activation_bytes, count_macs
 from .errors import InspectorError
 from .graph import ModelGraph, node_id
+from .weights import numel
 
 
 def read_model(model: Any) -> ModelGraph:
@@ -203,8 +204,8 @@ def finish(g: ModelGraph, objects: dict[str, Any], depth: int, trainable: bool) 
         else:
             ws = layer_weights(obj)
             a["weights"] = ws
-            a["params_trainable"] = sum(_numel(w["shape"]) for w in ws if w["trainable"])
-            a["params_non_trainable"] = sum(_numel(w["shape"]) for w in ws if not w["trainable"])
+            a["params_trainable"] = sum(numel(w["shape"]) for w in ws if w["trainable"])
+            a["params_non_trainable"] = sum(numel(w["shape"]) for w in ws if not w["trainable"])
             if is_custom(a) and depth < MAX_NESTING and _sublayers(obj) and a.get("input_shapes") is not None:
                 sub = _trace_custom(obj, g, nid)
                 if sub is not None:
@@ -297,8 +298,8 @@ def add_failed_call(g: ModelGraph, layer: Any, refs: list) -> str:
         g.nx.nodes[nid]["input_shapes"] = [_shape(s) for _, _, s, _ in refs]
         if n == 1:
             ws = layer_weights(layer)
-            g.nx.nodes[nid].update(weights=ws, params_trainable=sum(_numel(w["shape"]) for w in ws if w["trainable"]),
-                                   params_non_trainable=sum(_numel(w["shape"]) for w in ws if not w["trainable"]))
+            g.nx.nodes[nid].update(weights=ws, params_trainable=sum(numel(w["shape"]) for w in ws if w["trainable"]),
+                                   params_non_trainable=sum(numel(w["shape"]) for w in ws if not w["trainable"]))
     g.nx.nodes[nid].update(failed=True, macs=None, activation_bytes=None)
     return nid
 
@@ -359,11 +360,6 @@ def _shape(shape: Any) -> tuple | None:
     return tuple(None if d is None else int(d) for d in shape)
 
 
-def _numel(shape: Any) -> int:
-    n = 1
-    for d in shape:
-        n *= int(d)
-    return n
 
 
 def tensors(x: Any) -> list:

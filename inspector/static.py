@@ -23,7 +23,7 @@ from .archive import KerasArchive, parse_json, sniff
 from .config_graph import audit_config, build_graph, is_model_config
 from .errors import BadGraph, BadModelFile, InspectorError, one_line, quote
 from .graph import ModelGraph
-from .weights import LegacyContainer, V3Container, WeightInfo, _dataset_info, check_hdf5, h5_errors, read_text_attr
+from .weights import LegacyContainer, V3Container, WeightInfo, _dataset_info, check_hdf5, h5_errors, numel, read_text_attr
 
 log = logging.getLogger("inspector")
 
@@ -220,7 +220,7 @@ def _opaque(config: dict, path: str, tree: dict[str, list[WeightInfo]]) -> Model
                config=config.get("config") if isinstance(config.get("config"), dict) else {},
                activation=None, trainable=True, input_shapes=[], output_shapes=[], output_dtypes=[],
                weights=[w.as_dict() for w in weights],
-               params_trainable=sum(_numel(w.shape) for w in weights), params_non_trainable=0,
+               params_trainable=sum(numel(w.shape) for w in weights), params_non_trainable=0,
                macs=None, activation_bytes=None, opaque=True)
     g.meta["opaque"] = True
     g.meta["hint"] = LOAD_HINT
@@ -258,11 +258,6 @@ def _v3_tree(h5: Any) -> dict[str, list[WeightInfo]]:
     return tree
 
 
-def _numel(shape: tuple) -> int:
-    n = 1
-    for d in shape:
-        n *= int(d)
-    return n
 
 
 def _short(e: Exception) -> str:

@@ -178,7 +178,7 @@ def _dataset_info(ds: Any, name: str) -> WeightInfo:
         raise UnsafeModel(f"weight {quote(name)} is a virtual dataset (its data can come from other files) "
                           "-- refusing (it was not read)")
     shape = tuple(int(d) for d in (ds.shape or ()))
-    if len(shape) > MAX_DATASET_RANK or _numel(shape) > MAX_DATASET_ELEMENTS:
+    if len(shape) > MAX_DATASET_RANK or numel(shape) > MAX_DATASET_ELEMENTS:
         raise TooLarge(f"weight {quote(name)} has an absurd shape {shape!r:.120}")
     try:
         dtype = str(ds.dtype)
@@ -419,7 +419,8 @@ def mark_trainable(class_name: str, config: dict, weights: Iterable[WeightInfo],
             w.trainable = False
 
 
-def _numel(shape: Iterable[int]) -> int:
+def numel(shape: Iterable[int]) -> int:
+    """Element count of a weight shape (all dimensions known)."""
     n = 1
     for d in shape:
         n *= int(d)
