@@ -303,6 +303,10 @@ class WindowFile(io.RawIOBase):
         super().__init__()
         self._f, self._start, self._size, self._pos = f, start, size, 0
 
+    def region(self) -> tuple[BinaryIO, int, int]:
+        """(underlying file, start, size): readers that take a byte range use it directly."""
+        return self._f, self._start, self._size
+
     def readable(self) -> bool:
         return True
 

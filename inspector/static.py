@@ -1,8 +1,9 @@
 """The static reader: `.keras` and legacy `.h5` files → :class:`ModelGraph`.
 
-Uses json, zipfile and h5py only. No TensorFlow or Keras import, and nothing
-from the file is executed or deserialised into objects: class names, modules
-and Lambda bytecode are only ever treated as text.
+Uses json, zipfile and :mod:`inspector.h5lite` (a pure-Python HDF5 metadata reader) only
+(h5py, in a child process, only for HDF5 files h5lite does not support). No TensorFlow
+or Keras import, and nothing from the file is executed or deserialised into objects:
+class names, modules and Lambda bytecode are only ever treated as text.
 
 Untrusted files (see README, "Opening untrusted models"): every read is
 capped (:mod:`inspector.archive`), configs naming code-running or
@@ -17,15 +18,20 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+import shutil
+import tempfile
+from typing import Any, BinaryIO, Callable, TypeVar
 
-from .archive import KerasArchive, parse_json, sniff
+from . import h5lite, h5snapshot
+from .archive import KerasArchive, WindowFile, parse_json, sniff
 from .config_graph import audit_config, build_graph, is_model_config
 from .errors import BadGraph, BadModelFile, InspectorError, one_line, quote
 from .graph import ModelGraph
-from .weights import LegacyContainer, V3Container, WeightInfo, _dataset_info, check_hdf5, h5_errors, numel, read_text_attr
+from .weights import (LegacyContainer, V3Container, WeightInfo, _dataset_info, check_hdf5, h5_errors, is_dataset, is_group,
+                      numel, read_text_attr)
 
 log = logging.getLogger("inspector")
+T = TypeVar("T")
 
 
 LOAD_HINT = ("its config holds no layer graph (a custom model class); "
@@ -44,8 +50,6 @@ def read_file(path: str) -> ModelGraph:
 
 
 def _read_keras_zip(path: str) -> ModelGraph:
-    import h5py
-
     with KerasArchive(path) as ar:
         if "config.json" not in ar.members:
             raise BadModelFile("archive has no config.json (not a Keras .keras file)", path)
@@ -59,19 +63,18 @@ def _read_keras_zip(path: str) -> ModelGraph:
             if "model.weights.json" in ar.members:
                 raise BadModelFile("sharded weights (model.weights.json) are not supported yet", path)
             raise BadModelFile("archive has no model.weights.h5 (weights missing)", path)
-        try:
-            h5 = h5py.File(stream, "r")
-        except Exception as e:  # h5py raises OSError/ValueError variants on corrupt data
-            raise BadModelFile(f"model.weights.h5 is not readable HDF5 ({_short(e)})", path) from None
-        with h5:
-            _with_path(path, check_hdf5, h5, "model.weights.h5")
-            layers_group = _with_path(path, h5_errors(_hard_group), h5, "layers")
+
+        def body(root: Any) -> ModelGraph:
+            _with_path(path, check_hdf5, root, "model.weights.h5")
+            layers_group = _with_path(path, h5_errors(_hard_group), root, "layers")
 
             def container(entries: list[tuple[str, str]]) -> V3Container:
                 return _with_path(path, V3Container, layers_group, entries)
 
-            g = _graph_from_config(config, container, path,
-                                   opaque_weights=lambda: _with_path(path, h5_errors(_v3_tree), h5))
+            return _graph_from_config(config, container, path,
+                                      opaque_weights=lambda: _with_path(path, h5_errors(_v3_tree), root))
+
+        g = read_hdf5(path, stream, body, "model.weights.h5 is not readable HDF5")
     g.meta.update(source=path, format="keras-v3",
                   keras_version=_meta_str(meta.get("keras_version")), date_saved=_meta_str(meta.get("date_saved")))
     _annotate(g, audit, path)
@@ -79,51 +82,72 @@ def _read_keras_zip(path: str) -> ModelGraph:
 
 
 def _read_h5(path: str) -> ModelGraph:
-    import h5py
-
-    try:
-        f = h5py.File(path, "r")
-    except Exception as e:
-        raise BadModelFile(f"not a readable HDF5 file ({_short(e)}; truncated?)", path) from None
-    with f:
-        _with_path(path, check_hdf5, f, "HDF5 file")
-        raw = _with_path(path, h5_errors(_read_attr), f, "model_config")
+    def body(root: Any) -> tuple[ModelGraph, Any, Any]:
+        _with_path(path, check_hdf5, root, "HDF5 file")
+        raw = _with_path(path, h5_errors(read_text_attr), root, "model_config")
         if raw is None:
-            if "layers" in f or "model_weights" in f or "layer_names" in f.attrs:
+            if "layers" in root or "model_weights" in root or "layer_names" in root.attrs:
                 raise BadModelFile("this is a weights-only file (no model_config); "
                                    "the architecture is not in it", path)
             raise BadModelFile("HDF5 file has no model_config attribute (not a Keras full-model .h5)", path)
         if isinstance(raw, bytes):
             data = raw
         elif isinstance(raw, str):
-            data = raw.encode("utf-8", "surrogatepass")
+            data = raw.encode("utf-8", "surrogateescape")
         else:
             raise BadModelFile("model_config attribute is not a string", path)
         config = parse_json(data, "model_config", path)
         audit = _audit(config, path)
-        mw = _with_path(path, h5_errors(_hard_group), f, "model_weights")
-        g = _graph_from_config(config, LegacyContainer(mw if mw is not None else f), path,
+        mw = _with_path(path, h5_errors(_hard_group), root, "model_weights")
+        g = _graph_from_config(config, LegacyContainer(mw if mw is not None else root), path,
                                opaque_weights=lambda: {})
-        kv = _with_path(path, h5_errors(_read_attr), f, "keras_version")
-        backend = _with_path(path, h5_errors(_read_attr), f, "backend")
-    g.meta.update(source=path, format="h5-legacy", keras_version=_meta_str(kv), backend=_meta_str(backend))
+        kv = _with_path(path, h5_errors(read_text_attr), root, "keras_version")
+        backend = _with_path(path, h5_errors(read_text_attr), root, "backend")
+        g.meta.update(keras_version=_meta_str(kv), backend=_meta_str(backend))
+        return g, audit
+
+    with open(path, "rb") as f:
+        g, audit = read_hdf5(path, f, body, "not a readable HDF5 file")
+    g.meta.update(source=path, format="h5-legacy")
     _annotate(g, audit, path)
     return g
 
 
-def _read_attr(f: Any, name: str) -> Any:
-    """A text attribute of the file's root (type and size checked before reading)."""
-    return read_text_attr(f, name)
+def read_hdf5(path: str, stream: BinaryIO, body: Callable[[Any], T], unreadable: str) -> T:
+    """``body(root group)`` over the HDF5 bytes of ``stream``, read with :mod:`inspector.h5lite`;
+    if the file uses a feature h5lite does not support, once more over an h5py snapshot
+    taken in a child process (:mod:`inspector.h5snapshot`: a libhdf5 crash or hang on a
+    hostile file ends there, as one clear error). ``unreadable`` starts the error message
+    for bytes that are not HDF5 at all."""
+    if isinstance(stream, WindowFile):
+        fileobj, start, size = stream.region()
+    else:
+        fileobj, start, size = stream, 0, None
+    try:
+        lite = h5lite.File(fileobj, offset=start, size=size)
+    except h5lite.H5Corrupt as e:
+        raise BadModelFile(f"{unreadable} ({_short(e)}; truncated?)", path) from None
+    except h5lite.H5Unsupported:
+        lite = None
+    if lite is not None:
+        try:
+            return body(lite.root)
+        except h5lite.H5Unsupported:
+            pass
+    if fileobj is stream and not hasattr(fileobj, "name"):  # inflated in memory: the child needs a file
+        with tempfile.NamedTemporaryFile(prefix="inspector-", suffix=".h5") as tmp:
+            stream.seek(0)
+            shutil.copyfileobj(stream, tmp)
+            tmp.flush()
+            root = _with_path(path, h5snapshot.snapshot, tmp.name)
+            return body(root)
+    root = _with_path(path, h5snapshot.snapshot, path, start, size)
+    return body(root)
 
 
-def _hard_group(f: Any, name: str) -> Any | None:
-    import h5py
-
-    link = f.get(name, getlink=True)
-    if not isinstance(link, h5py.HardLink):
-        return None
-    obj = f[name]
-    return obj if isinstance(obj, h5py.Group) else None
+def _hard_group(root: Any, name: str) -> Any | None:
+    obj = root.get(name)
+    return obj if is_group(obj) else None
 
 
 def _meta_str(v: Any) -> str | None:
@@ -228,36 +252,17 @@ def _opaque(config: dict, path: str, tree: dict[str, list[WeightInfo]]) -> Model
     return g
 
 
-def _v3_tree(h5: Any) -> dict[str, list[WeightInfo]]:
+def _v3_tree(root: Any) -> dict[str, list[WeightInfo]]:
     """Every dataset of a weights file grouped by its parent path (for opaque models)."""
-    import h5py
-
     tree: dict[str, list[WeightInfo]] = {}
-    stack = [("", h5)]
-    count = 0
-    seen: set[Any] = set()
-    while stack:
-        prefix, grp = stack.pop()
-        if grp.id in seen:  # a group hard-linked twice: walk it once, never in circles
-            continue
-        seen.add(grp.id)
-        for key in sorted(grp.keys()):
-            link = grp.get(key, getlink=True)
-            if not isinstance(link, h5py.HardLink):
-                continue
-            obj = grp[key]
-            if isinstance(obj, h5py.Dataset):
-                parent = prefix.rstrip("/")
-                parent = parent[:-5] if parent.endswith("/vars") else parent
-                tree.setdefault(parent or "/", []).append(_dataset_info(obj, prefix + key))
-                count += 1
-                if count > 1_000_000:
-                    return tree
-            elif isinstance(obj, h5py.Group):
-                stack.append((prefix + key + "/", obj))
+    for count, (path, obj) in enumerate(root.walk(), 1):
+        if count > 1_000_000:
+            break
+        if is_dataset(obj):
+            parent = path.lstrip("/").rpartition("/")[0]
+            parent = parent[:-5] if parent.endswith("/vars") else parent
+            tree.setdefault(parent or "/", []).append(_dataset_info(obj, path.lstrip("/")))
     return tree
-
-
 
 
 def _short(e: Exception) -> str:

@@ -19,12 +19,17 @@ metadata reads. Which weights are non-trainable is not stored in either
 layout; :func:`is_trainable` knows the Keras layers that own non-trainable
 state (BatchNormalization's moving statistics, Normalization's statistics).
 
+The objects come from :mod:`inspector.h5lite` (pure Python, in-process) or, for files it
+does not support, from an h5py snapshot taken in a child process
+(:mod:`inspector.h5snapshot`); both offer the same small interface (``get``, ``items``,
+``walk``, ``attrs``, ``shape``, ``dtype``, ``addr``).
+
 Hostile files: :func:`check_hdf5` refuses soft, external and user-defined links
-(never followed: an external link would make HDF5 open another file), groups
-reachable by more than one hard link (loops), and more objects than
-:data:`MAX_H5_OBJECTS`; datasets with external raw storage or virtual
-(multi-file) layouts are refused when met, as are absurd shapes. h5py errors on
-corrupt files become :class:`~inspector.errors.BadModelFile`.
+(never followed: an external link would make HDF5 open another file), datasets with
+external raw storage or virtual (multi-file) layouts, and more objects than
+:data:`MAX_H5_OBJECTS`; every walk sees each object once (hard-link loops end), and
+absurd shapes are refused. Errors on corrupt files become
+:class:`~inspector.errors.BadModelFile`.
 :func:`check_weights` compares the datasets of Keras's own weighted layers
 (Dense, convolutions, Embedding, BatchNormalization) with their configs.
 """
@@ -36,6 +41,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, TypeVar
 
 from .errors import BadModelFile, InspectorError, TooLarge, UnsafeModel, WeightsMismatch, quote
+from .h5lite import Dataset as LiteDataset
+from .h5lite import ExternalLink, H5Unsupported, SoftLink
+from .h5lite import Group as LiteGroup
+from .h5snapshot import AttrTooLarge, SnapDataset, SnapGroup, UserLink
 
 #: Weight display names of common Keras 3 layers, by class, in variable order.
 _V3_NAMES = {
@@ -55,17 +64,31 @@ MAX_DATASET_RANK = 32
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: Group and dataset types of the two metadata readers (h5lite in-process; an h5py
+#: snapshot taken in a child process for files h5lite does not support).
+GROUPS = (LiteGroup, SnapGroup)
+DATASETS = (LiteDataset, SnapDataset)
+
+
+def is_group(obj: Any) -> bool:
+    return isinstance(obj, GROUPS)
+
+
+def is_dataset(obj: Any) -> bool:
+    return isinstance(obj, DATASETS)
+
 
 def h5_errors(fn: F) -> F:
-    """Turn the errors h5py raises on corrupt or truncated files into BadModelFile."""
+    """Turn the errors raised on corrupt or truncated HDF5 files (h5lite's H5Corrupt is a
+    ValueError) into BadModelFile. H5Unsupported passes: the reader retries with h5py."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (InspectorError, MemoryError, RecursionError):
+        except (InspectorError, MemoryError, RecursionError, H5Unsupported):
             raise
-        except (OSError, KeyError, RuntimeError, ValueError, TypeError, SystemError) as e:
+        except (OSError, KeyError, RuntimeError, ValueError, TypeError, SystemError, IndexError) as e:
             text = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
             raise BadModelFile(f"the weights file is corrupt or truncated ({text})") from None
 
@@ -78,73 +101,57 @@ MAX_ATTR_ITEMS = 1_000_000
 
 
 def read_text_attr(obj: Any, name: str) -> Any:
-    """A text attribute (a string, or an array of strings) of an HDF5 object, or None if absent.
+    """A text attribute (a string, or a list of strings) of an HDF5 object, or None if absent.
 
-    The attribute's type and size are checked *before* its value is read: libhdf5 has crashed
-    and hung (found by tests/test_fuzz.py) converting corrupted attributes whose type was
-    flipped from a string to a variable-length sequence. Anything but text is refused.
-    """
-    import h5py
-
-    if name not in obj.attrs:
+    ``[]`` for an empty array (tf-keras writes one, as float64, for layers without weights).
+    Anything but text is refused: the h5py fallback checks the type before reading a value
+    (libhdf5 has crashed and hung converting corrupted attributes), h5lite decodes only
+    plain strings and numbers."""
+    attrs = obj.attrs
+    if name not in attrs:
         return None
-    aid = obj.attrs.get_id(name)
-    space = aid.get_space()
-    if space.get_simple_extent_type() == h5py.h5s.SIMPLE and space.get_simple_extent_npoints() == 0:
-        return []  # an empty list (tf-keras writes one for layers without weights, as float64)
-    if aid.get_type().get_class() != h5py.h5t.STRING:
-        raise BadModelFile(f"attribute {quote(name)} of {quote(obj.name)} is not text (corrupt file?)")
-    if space.get_simple_extent_npoints() > MAX_ATTR_ITEMS:
-        raise TooLarge(f"attribute {quote(name)} of {quote(obj.name)} holds too many values")
-    if aid.get_storage_size() > MAX_ATTR_BYTES:
-        raise TooLarge(f"attribute {quote(name)} of {quote(obj.name)} is {aid.get_storage_size()} bytes "
-                       f"(limit {MAX_ATTR_BYTES})")
-    return obj.attrs[name]
+    value = attrs[name]
+    where = f"attribute {quote(name)} of {quote(obj.name)}"
+    if isinstance(value, AttrTooLarge):
+        raise TooLarge(f"{where} {value.what}")
+    if isinstance(value, list) and not value:
+        return []
+    if isinstance(value, (str, bytes)):
+        if len(value) > MAX_ATTR_BYTES:
+            raise TooLarge(f"{where} is {len(value)} bytes (limit {MAX_ATTR_BYTES})")
+        return value
+    if isinstance(value, list) and all(isinstance(v, (str, bytes)) for v in value):
+        if len(value) > MAX_ATTR_ITEMS:
+            raise TooLarge(f"{where} holds too many values")
+        return value
+    raise BadModelFile(f"{where} is not text (corrupt file?)")
 
 
 @h5_errors
-def check_hdf5(h5: Any, what: str = "weights file") -> None:
-    """Refuse soft/external/user-defined links and absurd object counts; nothing is followed.
-
-    (Hard-link loops are harmless here: HDF5's visit sees each group once, and
-    every walk of ours keeps a set of the groups it has seen.)"""
-    import h5py
-
-    h5l = h5py.h5l
-    count = 0
-
-    def visit(name: bytes, info: Any) -> Any:
-        nonlocal count
-        count += 1
+def check_hdf5(root: Any, what: str = "weights file") -> None:
+    """Refuse soft/external/user-defined links, external or virtual dataset storage and
+    absurd object counts; nothing is followed. (Hard-link loops are harmless: every walk
+    sees each object once.)"""
+    for count, (path, obj) in enumerate(root.walk(), 1):
         if count > MAX_H5_OBJECTS:
-            return "too many"
-        if info.type == h5l.TYPE_HARD:
-            return None
-        return (name, info.type)
-
-    problem = h5.id.links.visit(visit, info=True)
-    if problem == "too many":
-        raise TooLarge(f"{what} holds more than {MAX_H5_OBJECTS:,} objects")
-    if problem:
-        raw, kind = problem
-        name = raw.decode("utf-8", "replace")
-        if kind == h5l.TYPE_EXTERNAL:
-            try:
-                target = h5.id.links.get_val(raw)
-                filename, obj = (t.decode("utf-8", "replace") for t in target)
-            except Exception:
-                filename, obj = "?", "?"
-            raise UnsafeModel(f"{what} has an external link {quote(name)} to {quote(filename)}:{quote(obj)}; "
-                              "HDF5 would open that other file — refusing (no link was followed)")
-        if kind == h5l.TYPE_SOFT:
-            try:
-                target = h5.id.links.get_val(raw).decode("utf-8", "replace")
-            except Exception:
-                target = "?"
-            raise UnsafeModel(f"{what} has a soft link {quote(name)} to {quote(target)}; Keras never writes "
+            raise TooLarge(f"{what} holds more than {MAX_H5_OBJECTS:,} objects")
+        name = path.lstrip("/")
+        if isinstance(obj, ExternalLink):
+            raise UnsafeModel(f"{what} has an external link {quote(name)} to {quote(obj.filename)}:"
+                              f"{quote(obj.path)}; HDF5 would open that other file — refusing (no link was followed)")
+        if isinstance(obj, SoftLink):
+            raise UnsafeModel(f"{what} has a soft link {quote(name)} to {quote(obj.path)}; Keras never writes "
                               "links — refusing (no link was followed)")
-        raise UnsafeModel(f"{what} has a user-defined link {quote(name)} — refusing (no link was followed)")
-
+        if isinstance(obj, UserLink):
+            raise UnsafeModel(f"{what} has a user-defined link {quote(name)} — refusing (no link was followed)")
+        storage = getattr(obj, "storage", None)
+        if storage == "virtual":
+            raise UnsafeModel(f"weight {quote(name)} is a virtual dataset (its data can come from other files) "
+                              "— refusing (it was not read)")
+        if storage:
+            raise UnsafeModel(f"weight {quote(name)} keeps its data in another file "
+                              f"({quote(storage.partition(':')[2])}, HDF5 external storage); Keras would read "
+                              "that file — refusing (it was not read)")
 
 
 @dataclass
@@ -167,16 +174,6 @@ def to_snake_case(name: str) -> str:
 
 
 def _dataset_info(ds: Any, name: str) -> WeightInfo:
-    import h5py
-
-    plist = ds.id.get_create_plist()
-    if plist.get_external_count() > 0:
-        first = plist.get_external(0)[0]
-        raise UnsafeModel(f"weight {quote(name)} keeps its data in another file ({quote(first)}, HDF5 external "
-                          "storage); Keras would read that file — refusing (it was not read)")
-    if plist.get_layout() == h5py.h5d.VIRTUAL:
-        raise UnsafeModel(f"weight {quote(name)} is a virtual dataset (its data can come from other files) "
-                          "-- refusing (it was not read)")
     shape = tuple(int(d) for d in (ds.shape or ()))
     if len(shape) > MAX_DATASET_RANK or numel(shape) > MAX_DATASET_ELEMENTS:
         raise TooLarge(f"weight {quote(name)} has an absurd shape {shape!r:.120}")
@@ -192,24 +189,19 @@ class V3Container:
 
     def __init__(self, group: Any | None, entries: list[tuple[str, str]]):
         """``entries``: (layer name, class name) of the saved layers, in ``model.layers`` order."""
-        import h5py
-
-        self._h5py = h5py
         self.by_name: dict[str, Any] = {}
         # strict: every layer's group must be present (Keras 3 writes one per layer, weights or not)
         self.strict = True
-        if group is None or not isinstance(group, h5py.Group):
+        if group is None or not is_group(group):
             return
         self._index(group, entries)
 
     @h5_errors
     def _index(self, group: Any, entries: list[tuple[str, str]]) -> None:
-        h5py = self._h5py
         named: dict[str, Any] = {}
-        for key in _hard_keys(group):
-            sub = group[key]
-            vars_group = _hard(sub, "vars") if isinstance(sub, h5py.Group) else None
-            if isinstance(vars_group, h5py.Group):
+        for _, sub in _hard_items(group):
+            vars_group = _hard(sub, "vars") if is_group(sub) else None
+            if is_group(vars_group):
                 owner = read_text_attr(vars_group, "name")
                 if owner is not None:
                     named[_attr_str(owner)] = sub
@@ -225,9 +217,9 @@ class V3Container:
             else:
                 used[key] = 0
             sub = _hard(group, key)
-            if isinstance(sub, h5py.Group):
+            if is_group(sub):
                 vars_group = _hard(sub, "vars")
-                owner = read_text_attr(vars_group, "name") if isinstance(vars_group, h5py.Group) else None
+                owner = read_text_attr(vars_group, "name") if is_group(vars_group) else None
                 if owner is not None and _attr_str(owner) != name:
                     continue  # that group is another layer's (its vars name it)
                 self.by_name[name] = sub
@@ -240,24 +232,23 @@ class V3Container:
             return None
         out: list[WeightInfo] = []
         stack: list[tuple[str, Any]] = [("", g)]
-        h5py = self._h5py
         seen: set[Any] = set()
         while stack:  # iterative: deep nesting must not hit the recursion limit
             prefix, grp = stack.pop()
-            if grp.id in seen:  # a group reached twice: never walk in circles
+            if grp.addr in seen:  # a group reached twice: never walk in circles
                 continue
-            seen.add(grp.id)
+            seen.add(grp.addr)
             if len(seen) > MAX_H5_OBJECTS:
                 raise TooLarge("the weights file nests more groups than the reader accepts")
-            items = [(key, grp[key]) for key in _sorted(_hard_keys(grp))]  # soft/external links never followed
+            items = sorted(_hard_items(grp), key=lambda kv: _sort_key(kv[0]))  # links never followed
             # datasets of this group first (numeric order), then subgroups
             for key, obj in items:
-                if isinstance(obj, h5py.Dataset):
+                if is_dataset(obj):
                     out.append(_dataset_info(obj, prefix + key))
                     if len(out) > MAX_WEIGHT_ENTRIES:
                         raise TooLarge(f"layer {quote(name)} has more than {MAX_WEIGHT_ENTRIES:,} weight datasets")
             for key, obj in reversed(items):
-                if isinstance(obj, h5py.Group) and not key.startswith("seed_generator"):
+                if is_group(obj) and not key.startswith("seed_generator"):
                     stack.append((prefix + key + "/", obj))
         return out
 
@@ -269,40 +260,19 @@ class V3Container:
 
 
 def _hard(group: Any, key: str) -> Any | None:
-    """``group[key]`` if it is a hard link, else None (soft/external links are never followed)."""
-    import h5py
-
-    raw = key.encode("utf-8", "surrogateescape")
-    if not group.id.links.exists(raw):
-        return None
-    info = group.id.links.get_info(raw)
-    if info.type != h5py.h5l.TYPE_HARD:
-        return None
-    return group[key]
+    """The group or dataset ``group[key]`` names, or None (links are never followed)."""
+    obj = group.get(key)
+    return obj if is_group(obj) or is_dataset(obj) else None
 
 
-def _hard_keys(group: Any) -> list[str]:
-    """Names of the group's hard links (soft/external links are skipped, never followed)."""
-    import h5py
-
-    out: list[str] = []
-
-    def cb(name: bytes, info: Any) -> None:
-        if info.type == h5py.h5l.TYPE_HARD:
-            out.append(name.decode("utf-8", "surrogateescape"))
-        return None
-
-    group.id.links.iterate(cb, info=True)
-    return out
+def _hard_items(group: Any) -> list[tuple[str, Any]]:
+    """(name, object) of the group's hard links (soft/external links are skipped, never followed)."""
+    return [(k, obj) for k, obj in group.items() if is_group(obj) or is_dataset(obj)]
 
 
-def _sorted_keys(grp: Any) -> list[str]:
-    """Group keys with numeric ones in numeric order (vars/10 after vars/9)."""
-    return _sorted(list(grp.keys()))
-
-
-def _sorted(keys: list[str]) -> list[str]:
-    return sorted(keys, key=lambda k: (0, int(k), "") if k.isascii() and k.isdigit() else (1, 0, k))
+def _sort_key(k: str) -> tuple[int, int, str]:
+    """Numeric keys in numeric order (vars/10 after vars/9), then the others by name."""
+    return (0, int(k), "") if k.isascii() and k.isdigit() else (1, 0, k)
 
 
 def _attr_str(v: Any) -> str:
@@ -320,16 +290,12 @@ class LegacyContainer:
 
     @h5_errors
     def _datasets(self, name: str) -> list[tuple[str, Any]] | None:
-        import h5py
-
         if self.prefix_map is not None:
             return self.prefix_map.get(name)
         if self.group is None:
             return None
-        if name not in self.group:
-            return None
         g = _hard(self.group, name)
-        if not isinstance(g, h5py.Group):
+        if not is_group(g):
             return None
         names = read_text_attr(g, "weight_names")
         if names is None:
@@ -364,17 +330,14 @@ class LegacyContainer:
 
 def _get_hard(g: Any, path: str) -> Any | None:
     """Follow ``path`` inside ``g`` through hard links only (never soft/external)."""
-    import h5py
-
     cur = g
     for part in [p for p in path.split("/") if p]:
-        if not isinstance(cur, h5py.Group):
+        if not is_group(cur):
             return None
-        link = cur.get(part, getlink=True)
-        if not isinstance(link, h5py.HardLink):
+        cur = _hard(cur, part)
+        if cur is None:
             return None
-        cur = cur[part]
-    return cur if isinstance(cur, h5py.Dataset) else None
+    return cur if is_dataset(cur) else None
 
 
 def _strip_var_suffix(name: str) -> str:
