@@ -76,7 +76,13 @@ def open_graph(model: str, load: bool = False, unsafe: bool = False,
     if inputs:
         raise InspectorError("--input only applies to models that are traced: a Python spec, or a file "
                              "opened with --load", model)
-    return inspector.read(model)
+    graph = inspector.read(model)
+    # A command's process ends after one graph: let later collections (while rendering a
+    # 10,000-layer model, say) skip the millions of objects read so far.
+    import gc
+
+    gc.freeze()
+    return graph
 
 
 def open_keras_model(model: str, load: bool = False, unsafe: bool = False,

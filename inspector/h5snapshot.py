@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from typing import Any
 
@@ -60,6 +59,8 @@ def snapshot(path: str, offset: int = 0, size: int | None = None) -> "SnapGroup"
     pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ)
     env["PYTHONPATH"] = pkg_parent + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    import subprocess  # (only here: the fallback is rare, and start-up time counts)
+
     cmd = child_command(path, offset, size)
     try:
         done = subprocess.run(cmd, capture_output=True, timeout=CHILD_TIMEOUT_S, env=env, stdin=subprocess.DEVNULL)

@@ -16,10 +16,9 @@ prints ``warning: <file>: ...`` on stderr when logging is not configured.
 """
 from __future__ import annotations
 
+import gc
 import logging
 import os
-import shutil
-import tempfile
 from typing import Any, BinaryIO, Callable, TypeVar
 
 from . import h5lite, h5snapshot
@@ -39,14 +38,26 @@ LOAD_HINT = ("its config holds no layer graph (a custom model class); "
 
 
 def read_file(path: str) -> ModelGraph:
-    """Read a model file without executing anything from it."""
+    """Read a model file without executing anything from it.
+
+    The cyclic garbage collector is paused meanwhile: reading allocates millions of small
+    objects (the config, the graph) and no cycles worth collecting, and the collections those
+    allocations trigger cost a third of the read time of a 10,000-layer model."""
     path = os.fspath(path)
     kind = sniff(path)
-    if kind == "zip":
-        return _read_keras_zip(path)
-    if kind == "hdf5":
-        return _read_h5(path)
-    raise BadModelFile("not a Keras model file (neither a .keras zip archive nor an HDF5 .h5 file)", path)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        if kind == "zip":
+            g = _read_keras_zip(path)
+        elif kind == "hdf5":
+            g = _read_h5(path)
+        else:
+            raise BadModelFile("not a Keras model file (neither a .keras zip archive nor an HDF5 .h5 file)", path)
+    finally:
+        if enabled:
+            gc.enable()
+    return g
 
 
 def _read_keras_zip(path: str) -> ModelGraph:
@@ -135,6 +146,9 @@ def read_hdf5(path: str, stream: BinaryIO, body: Callable[[Any], T], unreadable:
         except h5lite.H5Unsupported:
             pass
     if fileobj is stream and not hasattr(fileobj, "name"):  # inflated in memory: the child needs a file
+        import shutil
+        import tempfile
+
         with tempfile.NamedTemporaryFile(prefix="inspector-", suffix=".h5") as tmp:
             stream.seek(0)
             shutil.copyfileobj(stream, tmp)
