@@ -49,14 +49,18 @@ def _range(ctx: click.Context, param: click.Parameter, value: str | None) -> str
 @click.option("--layout", type=click.Choice(["auto", "dot", "layered"]), default="auto", show_default=True,
               help="Who places the boxes: Graphviz dot (best for up to ~2,000 boxes), the built-in layered "
                    "layout (linear time, drawn by Graphviz), or auto.")
+@click.option("--diff", "diff_against", metavar="OTHER", default=None,
+              help="Colour the diagram by the structural diff against model OTHER (a file or Python spec, "
+                   "like MODEL): green = added (not in OTHER), amber = changed (class, config, shapes, "
+                   "params), dashed red ghosts = removed (only in OTHER); connections likewise.")
 @click.option("--title", default=None, help="Diagram title [default: model name, size, parameters, MACs].")
 @click.option("--timeout", type=click.FloatRange(min=1), default=600, show_default=True,
               help="Seconds before giving up on Graphviz.")
 def render(model: str, output: str, shapes: bool, dtypes: bool, names: bool, activations: bool, trainable: bool,
            params: bool, macs: bool, all_info: bool, edge_shapes: bool | None, rankdir: str, dpi: int | None,
            expand_nested: bool, depth: int | None, layer_range: str | None, highlight: tuple[str, ...],
-           collapse: bool, collapse_min: int, no_color: bool, layout: str, title: str | None, timeout: float,
-           **opts: Any) -> None:
+           collapse: bool, collapse_min: int, no_color: bool, layout: str, diff_against: str | None,
+           title: str | None, timeout: float, **opts: Any) -> None:
     """Draw MODEL as an annotated diagram: SVG, PNG, PDF, DOT or a self-contained HTML viewer.
 
     Boxes are layer calls coloured by family (convolution, dense, normalization,
@@ -64,6 +68,13 @@ def render(model: str, output: str, shapes: bool, dtypes: bool, names: bool, act
     marked "shared ×2, call 1/2", so the drawing stays acyclic. The HTML page
     needs no network: pan and zoom, search a layer by name or class, click a box
     for its config, shapes, parameters and weight shapes.
+
+    With --diff OTHER the boxes are coloured by what changed since OTHER, as
+    `inspector diff OTHER MODEL` reports it (layer calls matched by name): added,
+    changed, unchanged (muted), and OTHER's removed layers drawn as dashed red
+    ghosts beside their old neighbours; a legend explains the colours and the
+    title says "diff vs OTHER". Combines with every format and with --collapse
+    (new blocks fold apart from old ones), --highlight and --layer-range.
 
     Needs Graphviz's `dot` (apt-get install graphviz) for .svg/.png/.pdf; .dot
     and .html work without it. The output is written atomically and never over
@@ -76,12 +87,13 @@ def render(model: str, output: str, shapes: bool, dtypes: bool, names: bool, act
       inspector render resnet50.keras -o r.png --collapse --rankdir LR
       inspector render model.keras -o f.svg --highlight conv4_block6_out
       inspector render model.keras -o part.pdf --layer-range conv2_block1_1_conv:conv2_block1_out
+      inspector render with_head.keras -o changes.svg --diff model.keras
     """
     from inspector.atomic import check_not_input
     from inspector.render import RenderOptions, build_view, format_of, render_to
 
     fmt = format_of(output)
-    check_not_input(output, model)
+    check_not_input(output, model, *([diff_against] if diff_against else []))
     if all_info:
         shapes = dtypes = activations = trainable = params = macs = True
     options = RenderOptions.from_kwargs(
@@ -91,12 +103,27 @@ def render(model: str, output: str, shapes: bool, dtypes: bool, names: bool, act
         layer_range=layer_range, highlight=highlight, collapse=collapse, collapse_min=collapse_min,
         color=not no_color, layout=layout, title=title, timeout=timeout)
     g = open_graph(model, **opts)
+    if diff_against is not None:
+        options.diff = _open_other(diff_against, opts)
     if g.meta.get("opaque"):
         click.echo(f"note: {model}: {g.meta.get('hint') or 'no layer graph in this file'}; "
                    "drawing the model as one box", err=True)
     info = render_to(build_view(g, options), options, output, fmt)
     how = f", {info['layout']} layout" if info.get("layout") else ""
     click.echo(f"wrote {output} ({fmt}, {info['nodes']} boxes, {info['edges']} edges{how})", err=True)
+
+
+def _open_other(other: str, opts: dict[str, Any]) -> Any:
+    """OTHER as MODEL was opened (--load/--unsafe carry over to a file); errors name OTHER."""
+    from inspector.errors import InspectorError
+    from inspector.render.diffstyle import about_other
+    from inspector.specs import is_python_spec
+
+    load = bool(opts.get("load")) and not is_python_spec(other)
+    try:
+        return open_graph(other, load=load, unsafe=bool(opts.get("unsafe")) and load)
+    except InspectorError as e:
+        raise about_other(e, other) from None
 
 
 COMMANDS = [render]

@@ -70,15 +70,17 @@ def render(source: Any, out: str, **options: Any) -> dict[str, Any]:
     Keywords are :class:`RenderOptions` fields (plot_model's names work:
     ``show_shapes``, ``show_dtype``, ``show_layer_names``, ``show_layer_activations``,
     ``show_trainable``, ``rankdir``, ``dpi``, ``expand_nested``, ``layer_range``) plus
-    ``show_params``, ``show_macs``, ``edge_shapes``, ``depth``, ``highlight``, ``collapse``.
-    The file is written atomically; the input model is never overwritten.
+    ``show_params``, ``show_macs``, ``edge_shapes``, ``depth``, ``highlight``, ``collapse``, and
+    ``diff`` (another ModelGraph, model file or live model: boxes are coloured by the structural
+    diff against it, its removed layers drawn as dashed ghosts; see :mod:`.diffstyle`).
+    The file is written atomically; neither input model is ever overwritten.
     Returns facts about what was drawn: format, nodes, edges, layout engine.
     """
     out = os.fspath(out)
     fmt = format_of(out)
-    if isinstance(source, (str, os.PathLike)):
-        check_not_input(out, os.fspath(source))
     opts = RenderOptions.from_kwargs(**options)
+    inputs = [s for s in (source, opts.diff) if isinstance(s, (str, os.PathLike))]
+    check_not_input(out, *map(os.fspath, inputs))
     g = _graph(source)
     view = build_view(g, opts)
     return render_to(view, opts, out, fmt)

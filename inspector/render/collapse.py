@@ -20,6 +20,7 @@ from typing import Any, Iterable
 
 import networkx as nx
 
+from .diffstyle import box_status
 from .groups import foldable as _foldable, name_groups
 from .view import VEdge, View, VNode
 
@@ -72,11 +73,12 @@ def _signature(view: View, dids: list[str], internal: Iterable[tuple[str, str]])
     """Structure of a unit: classes in order plus its internal wiring by position."""
     pos = {d: i for i, d in enumerate(dids)}
     first = view.nodes[dids[0]]
+    side = (first.cluster, tuple(view.nodes[d].diff for d in dids))  # --diff: new blocks fold apart from old
     classes = tuple(view.nodes[d].attrs.get("class_name") for d in dids)
     wiring = tuple(sorted((pos[u], pos[v]) for u, v in internal))
     if len(dids) == 1:  # single calls fold only with the same class *and* shapes: Dense(64)×N, not 64 then 10
-        return (first.cluster, classes, tuple(map(_shape_key, first.attrs.get("output_shapes") or [])))
-    return (first.cluster, classes, wiring)
+        return (side, classes, tuple(map(_shape_key, first.attrs.get("output_shapes") or [])))
+    return (side, classes, wiring)
 
 
 def _shape_key(s: Any) -> Any:
@@ -172,11 +174,11 @@ def _rebuild(view: View, units: dict[str, list[str]], folds: list[list[str]], un
         s, d = box_of[e.src], box_of[e.dst]
         if s == d:
             continue
-        key = (s, d, _shape_key(e.attrs.get("shape")))
+        key = (s, d, _shape_key(e.attrs.get("shape")), e.diff)  # a removed connection never hides in a kept one
         if key in edges:
             edges[key].count += 1
         else:
-            edges[key] = VEdge(s, d, dict(e.attrs))
+            edges[key] = VEdge(s, d, dict(e.attrs), diff=e.diff)
     view.nodes = new_nodes
     view.edges = list(edges.values())
 
@@ -214,8 +216,9 @@ def _box(view: View, bid: str, dids: list[str], repeats: int) -> VNode:
         "failed": any(m.attrs.get("failed") for m in members),
         "error": "; ".join(str(m.attrs["error"]) for m in members if m.attrs.get("error")) or None,
     }
+    status, info = box_status(members)
     return VNode(bid, attrs, first.cluster, members=dids, repeats=repeats,
-                 highlighted=None if hl[0] is None else any(hl))
+                 highlighted=None if hl[0] is None else any(hl), diff=status, diff_info=info)
 
 
 def _dedupe(shapes: list[Any]) -> list[Any]:

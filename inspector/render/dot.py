@@ -27,7 +27,7 @@ from typing import Any
 
 from ..errors import InspectorError
 from ..summary import human
-from . import style
+from . import diffstyle, style
 from .labels import class_text, cut, edge_label, esc, info_lines, node_label, tooltip
 from .options import RenderOptions
 from .view import View, VNode
@@ -90,7 +90,7 @@ def graph_attrs(view: View, opts: RenderOptions, fmt: str) -> dict[str, Any]:
 def title_text(view: View) -> str:
     t = view.totals
     parts = [f'Model "{view.name}" ({view.class_name})']
-    n_calls = sum(len(n.members) or 1 for n in view.nodes.values())
+    n_calls = sum(len(n.members) or 1 for n in view.nodes.values() if n.diff != diffstyle.REMOVED)
     parts.append(f"{n_calls} layer calls")
     if t.get("params_known", True):
         parts.append(f"{t['params_total']:,} params ({t['params_trainable']:,} trainable)")
@@ -98,6 +98,8 @@ def title_text(view: View) -> str:
         parts.append(f"{human(t['macs'])} MACs" + ("" if t.get("macs_known") else "+"))
     if view.meta.get("traced"):
         parts.append("traced")
+    if view.diff:
+        parts.append(f"diff vs {view.diff['against']}")
     return " · ".join(parts)
 
 
@@ -112,7 +114,12 @@ def title_label(view: View, opts: RenderOptions) -> str:
     rows += [f'<font point-size="10">{esc(n)}</font>' for n in notes]
     html = "<table border=\"0\" cellspacing=\"2\" cellpadding=\"2\">"
     html += "".join(f'<tr><td colspan="20">{r}</td></tr>' for r in rows)
-    if opts.color:
+    if view.diff:  # diff colours replace family colours, so the legend explains those
+        cells = "".join(f'<td bgcolor="{fill}" border="1" color="{pen}"><font point-size="9">{esc(text)}</font></td>'
+                        for fill, pen, text in diffstyle.legend(view.diff["against"]))
+        legend = f'<table border="0" cellspacing="3" cellpadding="2" align="center"><tr>{cells}</tr></table>'
+        html += f'<tr><td colspan="20">{legend}</td></tr>'
+    elif opts.color:
         fams = list(dict.fromkeys(node_family(n) for n in view.nodes.values()))
         fams.sort(key=list(style.FAMILIES).index)
         if fams:
@@ -137,8 +144,12 @@ def node_style(n: VNode, opts: RenderOptions) -> dict[str, Any]:
         d["peripheries"] = "2"
     if n.is_output or a.get("kind") == "input":
         d["penwidth"] = "1.6"
+    if n.diff is not None:
+        d.update(diffstyle.node_attrs(n))
     if n.highlighted is True:
         d.update(color=style.HIGHLIGHT_PEN, penwidth="2.6")
+    elif n.highlighted is False and n.diff in diffstyle.MARKS:  # faded, but the diff stays visible
+        d["fontcolor"] = style.FADED_FONT
     elif n.highlighted is False:
         d.update(fillcolor=style.FADED_FILL, fontcolor=style.FADED_FONT, color="#c8c8c8")
     if a.get("failed"):
@@ -189,7 +200,7 @@ def build_dot(view: View, opts: RenderOptions, fmt: str = "svg", engine: str | N
         attrs = node_style(n, opts)
         attrs["id"] = nid[did]
         attrs["label"] = node_label(n, opts) if html else "\n".join(plain_lines(n, opts))
-        if html or n.members or n.attrs.get("failed"):
+        if html or n.members or n.attrs.get("failed") or n.diff in diffstyle.MARKS:
             attrs["tooltip"] = tooltip(n)
         if lay is not None:
             x, y = lay.pos[did]
@@ -206,6 +217,9 @@ def build_dot(view: View, opts: RenderOptions, fmt: str = "svg", engine: str | N
             c = view.clusters[cid]
             cattrs = {"id": f"c{cidx[cid]}", "label": c.label, "style": "rounded,dashed", "color": "#78909c",
                       "fontsize": "11", "labeljust": "l", "tooltip": c.label}
+            if c.diff in (diffstyle.ADDED, diffstyle.CHANGED):
+                cattrs.update(color=diffstyle.COLOURS[c.diff][1], penwidth="2")
+                cattrs["label"] = cattrs["tooltip"] = f"{c.label} [{c.diff}]"
             if lay is not None:
                 cattrs["bb"] = _cluster_bb(view, lay, cid)
             out.append(f"{indent}subgraph {q('cluster_' + str(cidx[cid]))} {{")
@@ -228,6 +242,7 @@ def build_dot(view: View, opts: RenderOptions, fmt: str = "svg", engine: str | N
                 attrs.update(color=style.HIGHLIGHT_PEN, penwidth="1.8")
             else:
                 attrs["color"] = "#d6d6d6"
+        attrs.update(diffstyle.edge_attrs(e.diff))
         if lay is not None:
             attrs["pos"] = _edge_pos(lay.routes[i], lay.height)
         out.append(f"{q(e.src)} -> {q(e.dst)} {_attrs(attrs)};")

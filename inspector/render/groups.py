@@ -72,6 +72,12 @@ def foldable(n: VNode) -> bool:
     return n.attrs.get("kind") != "input" and not n.is_output
 
 
+def same_side(a: VNode, b: VNode) -> bool:
+    """May share a block: same cluster, and both drawn or both --diff ghosts (what disappeared
+    never hides inside a block of the drawn model)."""
+    return a.cluster == b.cluster and (a.diff == "removed") == (b.diff == "removed")
+
+
 class _DSU:
     def __init__(self) -> None:
         self.parent: dict[Any, Any] = {}
@@ -104,14 +110,14 @@ def name_groups(view: View, min_size: int) -> dict[str, list[str]]:
             continue
         name = str(n.attrs.get("name") or did)
         if auto_name(name, n.attrs.get("class_name")):
-            sets = [set(keys[s]) for s in succ[did] if s in keys and nodes[s].cluster == n.cluster]
+            sets = [set(keys[s]) for s in succ[did] if s in keys and same_side(nodes[s], n)]
             keys[did] = sorted(set.intersection(*sets)) if sets else []
         else:
             keys[did] = keys_of(name)
 
     dsu = _DSU()
     for e in view.edges:
-        if e.src in keys and e.dst in keys and nodes[e.src].cluster == nodes[e.dst].cluster:
+        if e.src in keys and e.dst in keys and same_side(nodes[e.src], nodes[e.dst]):
             for k in set(keys[e.src]).intersection(keys[e.dst]):
                 dsu.union((nodes[e.src].cluster, k, e.src), (nodes[e.dst].cluster, k, e.dst))
 
@@ -175,6 +181,8 @@ def _connected_pieces(view: View, final: dict[Any, list[str]], key_of: dict[Any,
             pieces[dsu.find(did)].append(did)
         cl = view.nodes[dids[0]].cluster
         base = f"{(cl + '/') if cl else ''}{label(key_of[g])}"
+        if view.nodes[dids[0]].diff == "removed":
+            base += " (removed)"
         for piece in sorted(pieces.values(), key=lambda p: pos[p[0]]):
             if len(piece) < 2:
                 continue

@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from ..summary import fmt_shapes
+from .diffstyle import MARKS, changes_text
 from .labels import params_of, shared_text
 from .options import RenderOptions
 from .style import FAMILIES
@@ -63,6 +64,8 @@ def node_data(view: View) -> dict[str, Any]:
             "members": a.get("members") if n.members else None,
             "repeats": n.repeats,
             "config": a.get("config"),
+            "diff": n.diff if n.diff in MARKS else None,
+            "diff_changes": changes_text(n.diff_info) if n.diff in MARKS else [],
         }
     return data
 
@@ -83,7 +86,7 @@ def html_page(view: View, opts: RenderOptions, svg: str) -> str:
     from .dot import title_text
 
     title = opts.title or title_text(view)
-    payload = {"title": title, "notes": view.notes, "nodes": node_data(view),
+    payload = {"title": title, "notes": view.notes, "nodes": node_data(view), "diff": view.diff,
                "meta": {k: v for k, v in view.meta.items() if isinstance(v, (str, int, float, bool))}}
     svg = strip_svg_prolog(svg)
     svg = re.sub(r"<svg\b", '<svg id="kgi-svg"', svg, count=1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..summary import fmt_shape, fmt_shapes, human
+from .diffstyle import status_line, tooltip_lines
 from .options import RenderOptions
 from .view import VEdge, VNode
 
@@ -82,6 +83,9 @@ def info_lines(n: VNode, opts: RenderOptions) -> list[str]:
         lines.append(f"{len(a['weights'])} weight tensors (no layer graph in the file)")
     if a.get("failed"):
         lines.append("✗ failed: " + str(a.get("error") or "unknown error").splitlines()[0])
+    diff = status_line(n)
+    if diff:
+        lines.append(diff)
     return [cut(x) for x in lines]
 
 
@@ -118,6 +122,7 @@ def tooltip(n: VNode) -> str:
         lines.append(f"params: {p:,}")
     if a.get("failed"):
         lines.append("error: " + str(a.get("error") or "unknown error"))
+    lines += tooltip_lines(n)
     return "\n".join(lines)
 
 

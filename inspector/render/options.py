@@ -47,6 +47,9 @@ class RenderOptions:
     timeout: float | None = 600.0
     #: extra Graphviz graph attributes, e.g. {"nodesep": "0.2"}
     graph_attrs: dict[str, str] = field(default_factory=dict)
+    #: another model (ModelGraph, file path or live model) to colour the diagram's diff against:
+    #: boxes only in this model are "added", boxes of the other only are drawn as "removed" ghosts
+    diff: Any = None
 
     @classmethod
     def from_kwargs(cls, **kw: Any) -> "RenderOptions":

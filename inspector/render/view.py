@@ -32,6 +32,11 @@ class VNode:
     repeats: int = 1
     #: None when no --highlight is in effect; else whether this node is highlighted
     highlighted: bool | None = None
+    #: None without --diff; else "same", "added", "changed" or "removed" (a ghost from OTHER)
+    diff: str | None = None
+    #: with --diff: what changed (the differ's ``changes`` dict), or for a collapsed box
+    #: {"members": {status: [display ids]}}
+    diff_info: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -41,6 +46,8 @@ class VEdge:
     attrs: dict[str, Any]
     #: parallel connections merged into this edge (only after collapsing)
     count: int = 1
+    #: None without --diff (or an unchanged connection); "added" or "removed" with --diff
+    diff: str | None = None
 
 
 @dataclass
@@ -49,6 +56,8 @@ class Cluster:
     label: str
     parent: str | None
     attrs: dict[str, Any]
+    #: with --diff: the nested model's status ("same", "added", "changed")
+    diff: str | None = None
 
 
 @dataclass
@@ -62,10 +71,12 @@ class View:
     totals: dict[str, Any]
     notes: list[str] = field(default_factory=list)
     collapsed: bool = False
+    #: with --diff: {"against": OTHER's file name, counts of added/changed/removed, ...}
+    diff: dict[str, Any] | None = None
 
 
 def build_view(g: ModelGraph, opts: RenderOptions) -> View:
-    """Apply layer range, nested expansion and highlight (then collapse) to ``g``."""
+    """Apply layer range, nested expansion, highlight and diff (then collapse) to ``g``."""
     order = g.order()
     selected = _select_range(g, order, opts.layer_range)
     view = View(name=g.name, class_name=g.class_name, nodes={}, edges=[], clusters={}, meta=dict(g.meta),
@@ -75,6 +86,11 @@ def build_view(g: ModelGraph, opts: RenderOptions) -> View:
     depth = (opts.depth if opts.depth is not None else 1 << 30) if opts.expand_nested else 0
     hl = _highlight_set(g, opts.highlight)
     _add_graph(view, g, "", None, depth, selected, hl)
+    if opts.diff is not None:
+        from .diffstyle import annotate, other_graph
+
+        other, against = other_graph(opts.diff)
+        annotate(view, g, other, against, partial=len(selected) < len(order))
     if opts.collapse:
         from .collapse import collapse
 

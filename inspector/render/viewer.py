@@ -37,6 +37,11 @@ main { flex: 1; display: flex; min-height: 0; }
                              font: inherit; text-decoration: underline; }
 #kgi-panel .kgi-error { color: #b71c1c; white-space: pre-wrap; }
 .kgi-hint { color: #777; }
+#kgi-panel .kgi-diff { font-weight: 600; margin: 4px 0; }
+#kgi-panel .kgi-diff-added { color: #2e7d32; }
+#kgi-panel .kgi-diff-changed { color: #e65100; }
+#kgi-panel .kgi-diff-removed { color: #c62828; }
+#kgi-panel .kgi-diff-line { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 12px; }
 g.node.kgi-hit path, g.node.kgi-hit polygon, g.node.kgi-hit rect { stroke: #1e88e5; stroke-width: 3px; }
 g.node.kgi-sel path, g.node.kgi-sel polygon, g.node.kgi-sel rect { stroke: #e65100; stroke-width: 5px; }
 g.node { cursor: pointer; }
@@ -122,6 +127,12 @@ JS = r"""
     panel.appendChild(el("h2", d.name));
     panel.appendChild(el("div", d.class_name + " · " + d.family + (d.output ? " · model output" : ""), "kgi-sub"));
     if (d.error) panel.appendChild(el("div", "failed: " + d.error, "kgi-error"));
+    if (d.diff) {
+      var against = data.diff ? data.diff.against : "the other model";
+      panel.appendChild(el("div", {added: "added: not in " + against, changed: "changed since " + against,
+                                   removed: "removed: only in " + against}[d.diff], "kgi-diff kgi-diff-" + d.diff));
+      (d.diff_changes || []).forEach(function (c) { panel.appendChild(el("div", c, "kgi-diff-line")); });
+    }
     var t = el("table");
     row(t, "input shape", d.input_shapes);
     row(t, "output shape", d.output_shapes);
