@@ -20,6 +20,8 @@ def fmt_shape(shape: Any) -> str:
 
 def fmt_shapes(shapes: list | None) -> str:
     shapes = shapes or []
+    if not shapes:
+        return "?"
     if len(shapes) == 1:
         return fmt_shape(shapes[0])
     return "[" + ", ".join(fmt_shape(s) for s in shapes) + "]"
@@ -98,10 +100,12 @@ def footer(g: ModelGraph) -> list[str]:
         + ("" if t["params_known"] else "  [some layers' weights were not found]"),
         f"Trainable params: {t['params_trainable']:,}",
         f"Non-trainable params: {t['params_non_trainable']:,}",
-        f"MACs per sample: {human(t['macs'])}" + ("" if t["macs_known"] else " (lower bound: some layers unknown)"),
-        "Inputs: " + ", ".join(f"{i} {fmt_shapes(g.node(i).get('output_shapes'))}" for i in g.inputs),
-        "Outputs: " + ", ".join(_src(o, {"tensor_index": t_}) + " " + fmt_shape(_out_shape(g, o, t_))
-                                for o, t_ in g.outputs),
+        "MACs per sample: " + ("?" if not t["macs"] and not t["macs_known"] else human(t["macs"])
+                               + ("" if t["macs_known"] else " (lower bound: some layers unknown)")),
+        "Inputs: " + (", ".join(f"{i} {fmt_shapes(g.node(i).get('output_shapes'))}" for i in g.inputs)
+                      or "? (none known)"),
+        "Outputs: " + (", ".join(_src(o, {"tensor_index": t_}) + " " + fmt_shape(_out_shape(g, o, t_))
+                                 for o, t_ in g.outputs) or "? (none known)"),
     ]
     if meta.get("keras_version"):
         lines.append(f"Saved with Keras {meta['keras_version']}" + (f" ({meta['format']})" if meta.get("format") else ""))

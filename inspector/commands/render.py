@@ -110,7 +110,9 @@ def render(model: str, output: str, shapes: bool, dtypes: bool, names: bool, act
                    "drawing the model as one box", err=True)
     info = render_to(build_view(g, options), options, output, fmt)
     how = f", {info['layout']} layout" if info.get("layout") else ""
-    click.echo(f"wrote {output} ({fmt}, {info['nodes']} boxes, {info['edges']} edges{how})", err=True)
+    boxes, edges = info["nodes"], info["edges"]
+    click.echo(f"wrote {output} ({fmt}, {boxes} box{'es' if boxes != 1 else ''}, "
+               f"{edges} edge{'s' if edges != 1 else ''}{how})", err=True)
 
 
 def _open_other(other: str, opts: dict[str, Any]) -> Any:
