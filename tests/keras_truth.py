@@ -92,3 +92,20 @@ def calls_per_layer(model: Any) -> Counter:
     """How many times each layer is called *in this model's graph* (other graphs built from the
     same layer objects, e.g. by extraction tests, add inbound nodes that do not count)."""
     return Counter(c["op"].name for c in keras3_calls(model)["calls"].values())
+
+
+def save_units_pair(keras: Any, tmp_path: Any) -> tuple[Any, str, Any, str]:
+    """Two saved models differing only in the ``units`` of their output Dense ``out`` (2 vs 5):
+    (model_a, path_a, model_b, path_b)."""
+    from keras import layers
+
+    def build(units: int) -> Any:
+        keras.backend.clear_session()
+        i = keras.Input((4,), name="x")
+        return keras.Model(i, layers.Dense(units, name="out")(layers.Dense(8, name="h")(i)))
+
+    m1, m2 = build(2), build(5)
+    p1, p2 = str(tmp_path / "a.keras"), str(tmp_path / "b.keras")
+    m1.save(p1)
+    m2.save(p2)
+    return m1, p1, m2, p2

@@ -5,6 +5,7 @@ import json
 
 import inspector
 from conftest import run_cli
+from keras_truth import save_units_pair
 from inspector.diff import diff, is_empty
 
 
@@ -23,17 +24,7 @@ def test_difficulty_head_diff_is_exactly_the_new_head(sample_dir):
 
 
 def test_changed_units_are_reported(keras, tmp_path):
-    from keras import layers
-
-    def build(units):
-        keras.backend.clear_session()
-        i = keras.Input((4,), name="x")
-        return keras.Model(i, layers.Dense(units, name="out")(layers.Dense(8, name="h")(i)))
-
-    m1, m2 = build(2), build(5)
-    p1, p2 = str(tmp_path / "a.keras"), str(tmp_path / "b.keras")
-    m1.save(p1)
-    m2.save(p2)
+    m1, p1, m2, p2 = save_units_pair(keras, tmp_path)
     d = diff(inspector.read(p1), inspector.read(p2))
     (c,) = d["changed"]
     assert c["id"] == "out"

@@ -18,25 +18,11 @@ import inspector
 from conftest import run_cli, user_lines
 from inspector.errors import InspectorError
 from inspector.render.diffstyle import ADDED, CHANGED, COLOURS, REMOVED
-from inspector.render.dot import dot_binary
-
-SVG = "{http://www.w3.org/2000/svg}"
-needs_dot = pytest.mark.skipif(dot_binary() is None, reason="Graphviz `dot` is not installed (make dot)")
+from keras_truth import save_units_pair
+from test_render import SVG, needs_dot, parse_svg, svg_nodes, text_of
 
 
 # --------------------------------------------------------------------------- helpers
-def parse_svg(text_or_path: str) -> ET.Element:
-    text = text_or_path
-    if not text.lstrip().startswith("<"):
-        with open(text_or_path, encoding="utf-8") as f:
-            text = f.read()
-    return ET.fromstring(text.encode("utf-8"))
-
-
-def svg_nodes(root: ET.Element) -> dict[str, ET.Element]:
-    return {g.find(f"{SVG}title").text: g for g in root.iter(f"{SVG}g") if g.get("class") == "node"}
-
-
 def svg_edges(root: ET.Element) -> dict[tuple[str, str], list[ET.Element]]:
     out: dict[tuple[str, str], list[ET.Element]] = {}
     for g in root.iter(f"{SVG}g"):
@@ -65,10 +51,6 @@ def edge_carries(g: ET.Element, status: str) -> bool:
     if status == REMOVED:
         return any(e.get("stroke") == pen and e.get("stroke-dasharray") for e in lines)
     return any(e.get("stroke") == pen for e in lines)
-
-
-def text_of(g: ET.Element) -> str:
-    return "\n".join(t.text or "" for t in g.iter(f"{SVG}text"))
 
 
 def marked(root: ET.Element, status: str) -> set[str]:
@@ -134,17 +116,7 @@ def test_exactly_keras_new_layers_are_marked(ticket, tmp_path, direction):
 
 @needs_dot
 def test_changed_layer_is_marked(keras, tmp_path):
-    from keras import layers
-
-    def build(units):
-        keras.backend.clear_session()
-        i = keras.Input((4,), name="x")
-        return keras.Model(i, layers.Dense(units, name="out")(layers.Dense(8, name="h")(i)))
-
-    m1, m2 = build(2), build(5)
-    p1, p2 = str(tmp_path / "a.keras"), str(tmp_path / "b.keras")
-    m1.save(p1)
-    m2.save(p2)
+    m1, p1, m2, p2 = save_units_pair(keras, tmp_path)
 
     def cfg(layer):
         return {k: v for k, v in layer.get_config().items() if k != "name"}
