@@ -5,7 +5,7 @@ need a live model (``read(model)``, ``--load``, tracing, feature extraction)
 import them, lazily.
 
 >>> import inspector
->>> g = inspector.read("model.keras")     # static: json/zipfile/h5py only
+>>> g = inspector.read("model.keras")     # static: json/zipfile/h5lite, nothing imported or run
 >>> g.inputs, g.outputs, g.layers
 """
 from __future__ import annotations
