@@ -52,16 +52,16 @@ demo: setup samples
 	$(VENV)/bin/inspector render $(SAMPLES)/customer_ticket_with_difficulty.keras -o $(OUT)/customer_ticket_with_difficulty.svg --highlight difficulty
 	$(VENV)/bin/inspector render $(SAMPLES)/customer_ticket_model.keras -o $(OUT)/customer_ticket_model.html
 	$(VENV)/bin/inspector export $(SAMPLES)/customer_ticket_model.keras -o $(OUT)/customer_ticket_model.graphml
+	$(VENV)/bin/inspector diff $(SAMPLES)/customer_ticket_model.keras $(SAMPLES)/customer_ticket_with_difficulty.keras
+	$(VENV)/bin/inspector render $(SAMPLES)/customer_ticket_with_difficulty.keras -o $(OUT)/difficulty_head_diff.svg --diff $(SAMPLES)/customer_ticket_model.keras
 	@echo "diagrams written to $(OUT)/"
 
 test: setup browser
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q $(PYTEST_ARGS)
 
-bench: setup
-	$(PY) -m pip install -q pydot
-	$(PY) bench/static_vs_keras.py
-	$(PY) bench/render_vs_plot_model.py
-	$(PY) bench/features_vs_predict.py
+bench: setup samples
+	$(PY) -m pip install -q pydot matplotlib
+	$(PY) bench/report.py
 
 clean:
 	rm -rf $(SAMPLES) $(OUT) .pytest_cache

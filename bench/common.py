@@ -5,13 +5,18 @@ prints ratios, so results hold on a noisy or slower machine.
 """
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from typing import Callable
+import traceback
+from typing import Any, Callable
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CACHE = os.environ.get("BENCH_CACHE", os.path.join(ROOT, "bench", ".cache"))
@@ -50,10 +55,16 @@ def residual_mlp(n_layers: int, width: int = 16):
     return keras.Model(i, x, name=f"residual_mlp_{n_layers}")
 
 
-def ensure_model(name: str, build: Callable[[], object]) -> str:
-    """Build and save a model once into the cache; returns its path."""
-    os.makedirs(CACHE, exist_ok=True)
-    path = os.path.join(CACHE, f"{name}.keras")
+def ensure_model(name: str, build: Callable[[], object], cache: str | None = None) -> str:
+    """Build and save a model once into the cache; returns its path.
+
+    The build runs in a forked child, so this process never imports Keras: a child
+    started later inherits its parent's peak RSS as its own ``ru_maxrss`` floor, which
+    would otherwise spoil every peak-memory figure measured after a build.
+    """
+    cache = cache or CACHE
+    os.makedirs(cache, exist_ok=True)
+    path = os.path.join(cache, f"{name}.keras")
     if not os.path.exists(path):
         print(f"  building {name} ...", file=sys.stderr, flush=True)
         tmp = path + ".tmp.keras"
@@ -62,26 +73,114 @@ def ensure_model(name: str, build: Callable[[], object]) -> str:
             model = build()
             model.save(tmp)
 
-        run_deep(go)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # child: build, save, exit without running the parent's cleanup
+            code = 1
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+            try:
+                run_deep(go)
+                code = 0
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise RuntimeError(f"building {name} failed (exit status {os.waitstatus_to_exitcode(status)})")
         os.replace(tmp, path)
     return path
 
 
-def time_process(cmd: list[str], runs: int = 3, env: dict | None = None) -> dict:
-    """Whole-process wall time and peak RSS (KB) of ``cmd``, ``runs`` times after one warm-up."""
+def time_process(cmd: list[str], runs: int = 3, env: dict | None = None, warmup: int = 1) -> dict:
+    """Whole-process wall time and peak RSS (KB) of ``cmd``, ``runs`` times after ``warmup`` warm-ups.
+
+    A child's ``ru_maxrss`` starts at its parent's peak (see ``ensure_model``): when the
+    measured peak is not above this process's own, ``rss_kb`` is only an upper bound and
+    ``rss_upper_bound`` is True.
+    """
     walls, rss = [], []
-    for i in range(runs + 1):
-        t0 = time.perf_counter()
-        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
-        _, status, usage = os.wait4(p.pid, 0)
-        wall = time.perf_counter() - t0
-        p.returncode = os.waitstatus_to_exitcode(status)
-        if p.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd[:4])}... failed with exit code {p.returncode}")
-        if i:
+    for i in range(runs + warmup):
+        with tempfile.TemporaryFile() as err:  # a file, not a pipe: nothing to drain while timing
+            t0 = time.perf_counter()
+            p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env, cwd=ROOT)
+            _, status, usage = os.wait4(p.pid, 0)
+            wall = time.perf_counter() - t0
+            p.returncode = os.waitstatus_to_exitcode(status)
+            if p.returncode != 0:
+                err.seek(0)
+                tail = err.read().decode(errors="replace").strip().splitlines()[-1:] or [""]
+                raise RuntimeError(f"{' '.join(cmd[-3:])}: exit code {p.returncode}: {tail[0][:300]}")
+        if i >= warmup:
             walls.append(wall)
             rss.append(usage.ru_maxrss)
-    return {"median": statistics.median(walls), "min": min(walls), "max": max(walls), "rss_kb": max(rss)}
+    floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = max(rss)
+    return {"median": statistics.median(walls), "min": min(walls), "max": max(walls),
+            "rss_kb": max(peak, floor), "rss_upper_bound": peak <= floor, "runs": runs}
+
+
+def timed(cmd: list[str], runs: int, warmup: int = 1) -> dict | None:
+    """``time_process`` with the Keras environment; None (and a note on stderr) if the command fails."""
+    try:
+        return time_process(cmd, runs, env=keras_env(), warmup=warmup)
+    except RuntimeError as e:
+        print(f"    failed: {e}", file=sys.stderr)
+        return None
+
+
+def fmt(t: dict | None) -> str:
+    """Median seconds of a ``time_process`` result, or "failed"."""
+    return "failed" if t is None else f"{t['median']:.2f}"
+
+
+def mb(t: dict | None) -> str:
+    """Peak RSS in MB of a ``time_process`` result, or "-"."""
+    if t is None or t.get("rss_kb") is None:
+        return "-"
+    return f"{'<=' if t.get('rss_upper_bound') else ''}{t['rss_kb'] / 1024:.0f}"
+
+
+def result(benchmark: str, model: str, baseline: str | None, base: dict | None, ours_name: str,
+           ours: dict | None, **extra: Any) -> dict:
+    """One machine-readable result row: a baseline and ours, each median/min/max seconds and peak RSS.
+
+    ``base``/``ours`` are ``time_process``-shaped dicts (or None: not measured or failed);
+    ``ratio`` is baseline median / ours median (> 1: ours is faster).
+    """
+    row: dict[str, Any] = {"benchmark": benchmark, "model": model, "baseline": baseline, "ours": ours_name}
+    for side, t in (("baseline", base), ("ours", ours)):
+        for k in ("median", "min", "max"):
+            row[f"{side}_{k}"] = None if t is None else t.get(k)
+        row[f"{side}_rss_mb"] = None if t is None or t.get("rss_kb") is None else round(t["rss_kb"] / 1024, 1)
+        if t is not None and t.get("rss_upper_bound"):
+            row[f"{side}_rss_upper_bound"] = True  # at most this much: see time_process
+        row[f"{side}_runs"] = None if t is None else t.get("runs")
+    ok = base and ours and base.get("median") and ours.get("median")
+    row["ratio"] = round(base["median"] / ours["median"], 3) if ok else None
+    row.update(extra)
+    return row
+
+
+def add_json_arg(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--json", metavar="PATH", help="also write the results as a JSON list of rows to PATH")
+
+
+def write_json(path: str | None, rows: list[dict]) -> None:
+    """Write ``rows`` to ``path`` atomically (temp file + rename); no-op without a path."""
+    if not path:
+        return
+    d = os.path.dirname(os.path.abspath(path))
+    os.makedirs(d, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=".bench-", suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump(rows, f, indent=1)
+    os.replace(tmp, path)
 
 
 def keras_env() -> dict:

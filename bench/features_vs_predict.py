@@ -2,6 +2,7 @@
 
 Usage: python bench/features_vs_predict.py [--model MobileNetV2] [--layer block_13_expand_relu]
                                            [--size 96] [--rows 512] [--batch 32] [--runs 3] [--rss-rows 256]
+                                           [--quick] [--json PATH]
 
 Targets (issue #5):
 * throughput: ours / Keras >= 0.9. Keras gets the data already in memory
@@ -11,6 +12,8 @@ Targets (issue #5):
 * memory: whole-process peak RSS of ours for 10x more rows grows by < 10%.
   Keras's ``predict`` on the same two sizes is shown for contrast (it holds the
   input and every output batch in memory).
+
+--quick: 128 rows for throughput (the memory check keeps its sizes).
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import PY, ROOT, keras_env, machine, table  # noqa: E402
+from common import PY, ROOT, add_json_arg, keras_env, machine, table, write_json  # noqa: E402
 
 sys.path.insert(0, ROOT)
 
@@ -78,7 +81,12 @@ def make_data(path: str, rows: int, size: int) -> None:
         w.write(start, (rng.random((n, size, size, 3), dtype="float32") * 255))
 
 
-def throughput(args: argparse.Namespace, tmp: str) -> list[str]:
+def stats(xs: list[float]) -> dict:
+    return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "runs": len(xs)}
+
+
+def throughput(args: argparse.Namespace, tmp: str) -> tuple[list[str], dict, dict]:
+    """Table cells, then ours and Keras's in-process seconds (median/min/max) over ``args.runs`` runs."""
     import keras
     import numpy as np
 
@@ -100,7 +108,7 @@ def throughput(args: argparse.Namespace, tmp: str) -> list[str]:
         if i == 0:
             assert np.allclose(np.load(os.path.join(tmp, "f.npy")), y, atol=1e-4), "outputs differ"
     o, t = statistics.median(ours), statistics.median(theirs)
-    return [f"{args.rows / o:,.0f}", f"{args.rows / t:,.0f}", f"{t / o:.2f}"]
+    return [f"{args.rows / o:,.0f}", f"{args.rows / t:,.0f}", f"{t / o:.2f}"], stats(ours), stats(theirs)
 
 
 def peak_rss(args: argparse.Namespace, tmp: str) -> list[list[str]]:
@@ -131,12 +139,16 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--rss-rows", type=int, default=256)
+    ap.add_argument("--quick", action="store_true", help="--rows 128 (the memory check keeps its sizes)")
+    add_json_arg(ap)
     args = ap.parse_args()
+    if args.quick:
+        args.rows = 128
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     print(f"# features vs Keras predict ({machine()}): {args.model} {args.size}x{args.size}, "
           f"layer {args.layer}, batch {args.batch}")
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
-        rates = throughput(args, tmp)
+        rates, ours, theirs = throughput(args, tmp)
         print(table([rates], ["ours rows/s", "keras predict rows/s", "ratio (>= 0.9)"]))
         rss = peak_rss(args, tmp)
         print()
@@ -145,6 +157,22 @@ def main() -> None:
         print(f"\nours: 10x rows -> peak RSS {100 * (b / a - 1):+.1f}% (target < +10%)")
         ok = float(rates[2]) >= 0.9 and b / a < 1.10
         print("PASS" if ok else "FAIL")
+    model = f"{args.model} {args.size}x{args.size} @ {args.layer}"
+    rows = [{"benchmark": "features_vs_predict", "model": f"{model}, {args.rows} rows",
+             "baseline": "keras predict (in-process)", "ours": "extract_features (in-process)",
+             **{f"baseline_{k}": theirs[k] for k in ("median", "min", "max", "runs")},
+             **{f"ours_{k}": ours[k] for k in ("median", "min", "max", "runs")},
+             "ratio": round(theirs["median"] / ours["median"], 3), "ours_rows_per_s": round(args.rows / ours["median"]),
+             "baseline_rows_per_s": round(args.rows / theirs["median"]), "target": "ratio >= 0.9"}]
+    for r in rss:
+        rows.append({"benchmark": "features_peak_rss", "model": f"{model}, {r[0]}",
+                     "baseline": "keras predict", "ours": "extract_features",
+                     "baseline_rss_mb": float(r[2].replace(",", "")), "ours_rss_mb": float(r[1].replace(",", "")),
+                     "baseline_runs": 1, "ours_runs": 1})
+    rows[-1]["ours_rss_growth_pct"] = round(100 * (b / a - 1), 1)
+    rows[-1]["target"] = "ours +10x rows: peak RSS < +10%"
+    rows[0]["pass"], rows[-1]["pass"] = float(rates[2]) >= 0.9, b / a < 1.10
+    write_json(args.json, rows)
 
 
 if __name__ == "__main__":

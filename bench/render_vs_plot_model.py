@@ -1,6 +1,7 @@
 """`inspector render X.svg` vs `keras.models.load_model` + `keras.utils.plot_model`, whole process.
 
 Usage: python bench/render_vs_plot_model.py [--runs N] [--keras-runs N] [--models resnet50,densenet201,blocks10k]
+                                           [--quick] [--json PATH]
 
 Targets (issue #3): DenseNet201 under 2 s; the ~10,000-layer generated model
 under 20 s, and under 5 s with --collapse (Keras: ~41 s load + ~93 s plot_model).
@@ -8,7 +9,9 @@ Ratios are measured in the same run. Keras's side needs `pydot` (pip install pyd
 plot_model runs with show_shapes=True, as the issue states. A Keras run that
 crashes (Graphviz aborting on plot_model's ortho splines) is reported as such.
 The "read" column is the static reader alone (`inspector.read`), so the part of a
-render that is drawing can be told apart.
+render that is drawing can be told apart. Keras runs get no warm-up (the inspector's
+runs on the same file warmed the page cache). --quick runs resnet50 only.
+Peak RSS of a render includes Graphviz's `dot` (a waited-for child).
 """
 from __future__ import annotations
 
@@ -18,7 +21,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import INSPECTOR, PY, ensure_model, keras_env, machine, table, time_process  # noqa: E402
+from common import (INSPECTOR, PY, add_json_arg, ensure_model, fmt, machine, mb, result, table,  # noqa: E402
+                    timed, write_json)
 
 KERAS_PLOT = r"""
 import os, sys, threading
@@ -67,31 +71,22 @@ def builders() -> dict:
     return {"resnet50": app("ResNet50"), "densenet201": app("DenseNet201"), "blocks10k": lambda: blocks(2500)}
 
 
-def timed(cmd: list[str], runs: int) -> dict | None:
-    try:
-        return time_process(cmd, runs, env=keras_env())
-    except RuntimeError as e:
-        print(f"    failed: {e}", file=sys.stderr)
-        return None
-
-
-def fmt(t: dict | None) -> str:
-    return "failed" if t is None else f"{t['median']:.2f}"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=3, help="runs of each inspector command (after a warm-up)")
-    ap.add_argument("--keras-runs", type=int, default=1, help="runs of load_model + plot_model")
-    ap.add_argument("--models", default="resnet50,densenet201,blocks10k")
+    ap.add_argument("--keras-runs", type=int, default=3, help="runs of load_model + plot_model")
+    ap.add_argument("--models", default=None, help="default: resnet50,densenet201,blocks10k")
+    ap.add_argument("--quick", action="store_true", help="only resnet50 (unless --models is given)")
+    add_json_arg(ap)
     args = ap.parse_args()
+    args.models = args.models or ("resnet50" if args.quick else "resnet50,densenet201,blocks10k")
     try:
         import pydot  # noqa: F401
     except ImportError:
         sys.exit("plot_model needs pydot: pip install pydot")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     b = builders()
-    rows = []
+    rows, out_rows = [], []
     with tempfile.TemporaryDirectory(prefix="bench-render-") as out:
         for name in args.models.split(","):
             path = ensure_model(name, b[name])
@@ -101,14 +96,22 @@ def main() -> None:
             ours = timed(INSPECTOR + ["render", path, "-o", svg], args.runs)
             collapsed = timed(INSPECTOR + ["render", path, "-o", svg, "--collapse"], args.runs)
             print(f"  {name}: keras load_model + plot_model ...", file=sys.stderr, flush=True)
-            theirs = timed([PY, "-c", KERAS_PLOT, path, os.path.join(out, f"{name}.keras.png")], args.keras_runs)
+            theirs = timed([PY, "-c", KERAS_PLOT, path, os.path.join(out, f"{name}.keras.png")], args.keras_runs,
+                           warmup=0)
             ratio = f"{theirs['median'] / ours['median']:.1f}x" if theirs and ours else "-"
             ratio_c = f"{theirs['median'] / collapsed['median']:.1f}x" if theirs and collapsed else "-"
-            rows.append([name, fmt(read), fmt(ours), fmt(collapsed), fmt(theirs), ratio, ratio_c])
+            rows.append([name, fmt(read), fmt(ours), fmt(collapsed), fmt(theirs), ratio, ratio_c,
+                         mb(ours), mb(theirs)])
+            out_rows.append(result(
+                "render_vs_plot_model", name, "keras load_model + plot_model", theirs, "inspector render", ours,
+                read_median=read and read["median"], collapse_median=collapsed and collapsed["median"],
+                ratio_collapse=round(theirs["median"] / collapsed["median"], 3) if theirs and collapsed else None))
+            write_json(args.json, out_rows)
     print(f"## render vs Keras load_model + plot_model(show_shapes=True) ({machine()}; "
           f"median of {args.runs} inspector runs, {args.keras_runs} Keras run(s))\n")
     print(table(rows, ["model", "read s", "render s", "render --collapse s", "keras s", "speed-up",
-                       "speed-up --collapse"]))
+                       "speed-up --collapse", "render MB", "keras MB"]))
+    write_json(args.json, out_rows)
 
 
 if __name__ == "__main__":

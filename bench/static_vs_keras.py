@@ -1,66 +1,150 @@
 """`inspector summary` vs `keras.models.load_model` + `model.summary()`, whole process.
 
-Usage: python bench/static_vs_keras.py [--runs N] [--models resnet50,nasnetlarge,mlp3000]
+Usage: python bench/static_vs_keras.py [--runs N] [--keras-runs N] [--quick]
+                                       [--models all|apps|mlps|samples|resnet50,nasnetlarge,mlp3000,...]
+                                       [--json PATH]
+
+Models: every `keras.applications` model (weights=None; named by its lower-cased class,
+e.g. resnet50, efficientnetv2b0), the generated residual MLPs mlp1000/mlp3000/mlp10000,
+and the sample models (samples/build/*.keras, `make samples`; named sample:<name>).
+Built models are cached under bench/.cache. --quick runs resnet50 and mlp1000 only.
 
 Targets (issue #2): NASNetLarge summary under 0.5 s wall; at least 20x faster
 than Keras on every model. Keras needs a raised recursion limit (and a big
 thread stack) even to load the 3,000-layer model; the inspector does not.
+The Keras side of a sample with custom classes imports `samples.seed_models`
+first (Keras cannot load it otherwise); the inspector reads it as is.
 """
 from __future__ import annotations
 
 import argparse
+import glob
 import os
+import subprocess
 import sys
+from typing import Callable
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import INSPECTOR, PY, ensure_model, keras_env, machine, residual_mlp, table, time_process  # noqa: E402
+from common import (INSPECTOR, PY, ROOT, add_json_arg, ensure_model, fmt, keras_env, machine,  # noqa: E402
+                    mb, residual_mlp, result, table, timed, write_json)
 
 KERAS_SUMMARY = r"""
 import os, sys, threading
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 sys.setrecursionlimit(200000)
 threading.stack_size(1024 * 1024 * 1024)
+err = []
 def go():
-    import keras
-    m = keras.models.load_model(sys.argv[1], compile=False)
-    m.summary(print_fn=lambda *a, **k: None)
+    try:
+        import keras
+        if len(sys.argv) > 2:
+            import importlib; importlib.import_module(sys.argv[2])  # registers a sample's custom classes
+        m = keras.models.load_model(sys.argv[1], compile=False)
+        m.summary(print_fn=lambda *a, **k: None)
+    except BaseException as e:
+        err.append(e)
 t = threading.Thread(target=go); t.start(); t.join()
+if err:
+    raise err[0]
 """
 
+LIST_APPS = ("import keras; print(' '.join(n for n in dir(keras.applications) "
+             "if n[:1].isupper() and callable(getattr(keras.applications, n))))")
+MLPS = [1000, 3000, 10000]
+SAMPLES_DIR = os.path.join(ROOT, "samples", "build")
+QUICK = "resnet50,mlp1000"
 
-def builders() -> dict:
-    def app(name: str, **kw):
-        def build():
-            import keras
 
-            return getattr(keras.applications, name)(weights=None, **kw)
-        return build
+def app_builder(name: str) -> Callable[[], object]:
+    def build():
+        import keras
 
-    return {
-        "resnet50": app("ResNet50"),
-        "nasnetlarge": app("NASNetLarge"),
-        "mlp3000": lambda: residual_mlp(3000),
-    }
+        return getattr(keras.applications, name)(weights=None)
+    return build
+
+
+def applications() -> list[str]:
+    """Class names of every model in the installed `keras.applications` (asked in a child process)."""
+    p = subprocess.run([PY, "-c", LIST_APPS], capture_output=True, text=True, env=keras_env(), cwd=ROOT)
+    if p.returncode != 0:
+        sys.exit(f"cannot list keras.applications:\n{p.stderr[-2000:]}")
+    return sorted(p.stdout.split())
+
+
+def catalogue() -> dict[str, tuple[str, Callable[[], str]]]:
+    """Every known model: name -> (group, function returning its .keras path, building it if needed)."""
+    out: dict[str, tuple[str, Callable[[], str]]] = {}
+    for cls in applications():
+        name = cls.lower()
+        out[name] = ("applications", lambda name=name, cls=cls: ensure_model(name, app_builder(cls)))
+    for n in MLPS:
+        out[f"mlp{n}"] = ("generated", lambda n=n: ensure_model(f"mlp{n}", lambda: residual_mlp(n)))
+    for path in sorted(glob.glob(os.path.join(SAMPLES_DIR, "*.keras"))):
+        stem = os.path.splitext(os.path.basename(path))[0]
+        out[f"sample:{stem}"] = ("samples", lambda path=path: path)
+    return out
+
+
+def select(spec: str, cat: dict) -> list[str]:
+    """Resolve a --models list (names and the groups all/apps/mlps/samples) to model names."""
+    groups = {"apps": "applications", "applications": "applications", "mlps": "generated", "samples": "samples"}
+    names: list[str] = []
+    for item in filter(None, (s.strip().lower() for s in spec.split(","))):
+        if item == "all":
+            names += list(cat)
+        elif item in groups:
+            names += [k for k, (g, _) in cat.items() if g == groups[item]]
+        elif item in cat:
+            names.append(item)
+        elif f"sample:{item}" in cat:
+            names.append(f"sample:{item}")
+        else:
+            hint = " (run `make samples`)" if item.startswith("sample") else ""
+            sys.exit(f"unknown model {item!r}{hint}; known: all, apps, mlps, samples, {', '.join(cat)}")
+    if not any(g == "samples" for g, _ in cat.values()) and any(s in spec for s in ("all", "samples")):
+        print(f"  no samples in {SAMPLES_DIR}: run `make samples` to include them", file=sys.stderr)
+    if not names:
+        sys.exit("no models selected")
+    return list(dict.fromkeys(names))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--models", default="resnet50,nasnetlarge,mlp3000")
+    ap.add_argument("--runs", type=int, default=3, help="runs of `inspector summary` (after a warm-up)")
+    ap.add_argument("--keras-runs", type=int, default=3,
+                    help="runs of load_model + summary (no warm-up: the inspector's runs warmed the page cache)")
+    ap.add_argument("--models", default=None, help="comma-separated names or groups (default: all)")
+    ap.add_argument("--quick", action="store_true", help=f"only {QUICK} (unless --models is given)")
+    add_json_arg(ap)
     args = ap.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    b = builders()
-    rows = []
-    for name in args.models.split(","):
-        path = ensure_model(name, b[name])
-        ours = time_process(INSPECTOR + ["summary", path], args.runs, env=keras_env())
-        theirs = time_process([PY, "-c", KERAS_SUMMARY, path], args.runs, env=keras_env())
-        ratio = theirs["median"] / ours["median"]
-        rows.append([name, f"{ours['median']:.2f}", f"{theirs['median']:.2f}", f"{ratio:.1f}x",
-                     f"{ours['rss_kb'] / 1024:.0f}", f"{theirs['rss_kb'] / 1024:.0f}"])
-        print(f"  {name}: inspector {ours['median']:.2f}s, keras {theirs['median']:.2f}s", file=sys.stderr)
-    print(f"## static summary vs Keras load_model + summary ({machine()}; median of {args.runs} runs)\n")
-    print(table(rows, ["model", "inspector s", "keras s", "speed-up", "inspector MB", "keras MB"]))
+    cat = catalogue()
+    names = select(args.models or (QUICK if args.quick else "all"), cat)
+    rows, out = [], []
+    for name in names:
+        group, path_of = cat[name]
+        try:
+            path = path_of()
+        except RuntimeError as e:
+            print(f"  {name}: {e}", file=sys.stderr)
+            rows.append([name, group, "build failed", "-", "-", "-", "-"])
+            out.append(result("static_vs_keras", name, "keras load_model + summary", None, "inspector summary",
+                              None, group=group, note="build failed"))
+            continue
+        extra = ["samples.seed_models"] if group == "samples" else []
+        ours = timed(INSPECTOR + ["summary", path], args.runs)
+        theirs = timed([PY, "-c", KERAS_SUMMARY, path, *extra], args.keras_runs, warmup=0)
+        r = result("static_vs_keras", name, "keras load_model + summary", theirs, "inspector summary", ours,
+                   group=group, file_mb=round(os.path.getsize(path) / 2**20, 1))
+        out.append(r)
+        ratio = f"{r['ratio']:.1f}x" if r["ratio"] else "-"
+        rows.append([name, group, fmt(ours), fmt(theirs), ratio, mb(ours), mb(theirs)])
+        print(f"  {name}: inspector {fmt(ours)}s, keras {fmt(theirs)}s", file=sys.stderr, flush=True)
+        write_json(args.json, out)  # after every model: a partial run still leaves its results
+    write_json(args.json, out)
+    print(f"## static summary vs Keras load_model + summary ({machine()}; median of {args.runs} inspector "
+          f"runs, {args.keras_runs} Keras runs)\n")
+    print(table(rows, ["model", "group", "inspector s", "keras s", "speed-up", "inspector MB", "keras MB"]))
 
 
 if __name__ == "__main__":
