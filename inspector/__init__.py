@@ -22,7 +22,7 @@ __all__ = ["read", "from_config", "ModelGraph", "InspectorError", "BadModelFile"
            "feature_extractor", "graft", "extract_features", "render"]
 
 
-def read(source: Any) -> ModelGraph:
+def read(source: Any, allow_code: bool = False) -> ModelGraph:
     """Read a model into a :class:`ModelGraph`.
 
     ``source`` is a path to a ``.keras`` / ``.h5`` file (read statically: no
@@ -33,11 +33,14 @@ def read(source: Any) -> ModelGraph:
     set). A subclassed model whose ``call`` fails raises
     :class:`inspector.trace.TraceFailed`, whose ``.result.graph`` is the graph
     up to the failing call.
+
+    A file holding Lambda bytecode raises :class:`UnsafeModel` unless ``allow_code``;
+    then those layers are shown flagged ``code=True`` (the code is never decoded or run).
     """
     if isinstance(source, (str, os.PathLike)):
         from .static import read_file
 
-        return read_file(os.fspath(source))
+        return read_file(os.fspath(source), allow_code=allow_code)
     # only a live model gets here; checking the class by module name keeps paths Keras-free
     if any(c.__module__.startswith(("keras.", "tf_keras.")) for c in type(source).__mro__):
         from .live import read_model

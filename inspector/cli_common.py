@@ -26,6 +26,12 @@ BROKEN_MODEL_HELP = """
 """
 
 
+#: --allow-code: shared by every command that opens a model file statically.
+ALLOW_CODE = click.option("--allow-code", is_flag=True,
+                          help="Show a file whose Lambda layers hold Python bytecode (flagged; the code is "
+                               "never decoded or run) instead of refusing it.")
+
+
 def model_options(fn: Callable) -> Callable:
     """MODEL argument plus --load/--unsafe/--input/--arg (and a help paragraph about broken models)."""
     if fn.__doc__ and "subclassed model whose call fails" not in fn.__doc__:
@@ -36,6 +42,7 @@ def model_options(fn: Callable) -> Callable:
     fn = click.option("--input", "inputs", multiple=True, metavar="NAME=SHAPE[:DTYPE]",
                       help="Input of a subclassed model to trace, without the batch dimension, e.g. "
                            "x=32,32,3 or tokens=128:int32; one per dict key (repeatable).")(fn)
+    fn = ALLOW_CODE(fn)
     fn = click.option("--unsafe", is_flag=True,
                       help="With --load: allow Keras to run code stored in the file (Lambda bytecode). "
                            "Only for files you trust.")(fn)
@@ -47,7 +54,7 @@ def model_options(fn: Callable) -> Callable:
 
 
 def open_graph(model: str, load: bool = False, unsafe: bool = False,
-               inputs: tuple[str, ...] = (), args: tuple[str, ...] = ()) -> ModelGraph:
+               inputs: tuple[str, ...] = (), args: tuple[str, ...] = (), allow_code: bool = False) -> ModelGraph:
     """Open MODEL as a ModelGraph according to the shared options.
 
     When tracing a subclassed model fails, the partial graph is returned so the
@@ -72,11 +79,11 @@ def open_graph(model: str, load: bool = False, unsafe: bool = False,
     if load:
         from .loading import load_model
 
-        return _live_graph(load_model(model, unsafe=unsafe), model, inputs)
+        return _live_graph(load_model(model, unsafe=unsafe, allow_code=allow_code), model, inputs)
     if inputs:
         raise InspectorError("--input only applies to models that are traced: a Python spec, or a file "
                              "opened with --load", model)
-    graph = inspector.read(model)
+    graph = inspector.read(model, allow_code=allow_code)
     # A command's process ends after one graph: let later collections (while rendering a
     # 10,000-layer model, say) skip the millions of objects read so far.
     import gc
@@ -86,7 +93,7 @@ def open_graph(model: str, load: bool = False, unsafe: bool = False,
 
 
 def open_keras_model(model: str, load: bool = False, unsafe: bool = False,
-                     inputs: tuple[str, ...] = (), args: tuple[str, ...] = (), *,
+                     inputs: tuple[str, ...] = (), args: tuple[str, ...] = (), allow_code: bool = False, *,
                      functional: bool = True) -> Any:
     """A live ``keras.Model`` for any MODEL form (for commands that run the model).
 
@@ -108,7 +115,7 @@ def open_keras_model(model: str, load: bool = False, unsafe: bool = False,
             raise InspectorError("--arg only applies to a Python spec (file.py:NAME or module:NAME)", model)
         from .loading import load_model
 
-        obj = load_model(model, unsafe=unsafe)
+        obj = load_model(model, unsafe=unsafe, allow_code=allow_code)
     from .live import has_graph
 
     if not functional or has_graph(obj):

@@ -9,8 +9,8 @@ Untrusted files (see README, "Opening untrusted models"): every read is
 capped (:mod:`inspector.archive`), configs naming code-running or
 file-fetching callables are refused (:func:`~inspector.config_graph.audit_config`),
 HDF5 links are never followed (:func:`~inspector.weights.check_hdf5`) and the
-weights must agree with the config. Lambda layers are shown, flagged
-``code=True``; their bytecode is never decoded. Warnings (Lambda code) go to
+weights must agree with the config. Lambda layers holding bytecode are refused unless
+``allow_code`` (then shown, flagged ``code=True``); their bytecode is never decoded. Warnings (Lambda code) go to
 ``meta["warnings"]`` and are logged once on the ``inspector`` logger, which
 prints ``warning: <file>: ...`` on stderr when logging is not configured.
 """
@@ -24,7 +24,7 @@ from typing import Any, BinaryIO, Callable, TypeVar
 from . import h5lite, h5snapshot
 from .archive import KerasArchive, WindowFile, parse_json, sniff
 from .config_graph import audit_config, build_graph, is_model_config
-from .errors import BadGraph, BadModelFile, InspectorError, one_line, quote
+from .errors import BadGraph, BadModelFile, InspectorError, UnsafeModel, one_line, quote
 from .graph import ModelGraph
 from .weights import (LegacyContainer, V3Container, WeightInfo, _dataset_info, check_hdf5, h5_errors, is_dataset, is_group,
                       numel, read_text_attr)
@@ -37,21 +37,24 @@ LOAD_HINT = ("its config holds no layer graph (a custom model class); "
              "`--load` builds it with Keras to show the graph")
 
 
-def read_file(path: str) -> ModelGraph:
+def read_file(path: str, allow_code: bool = False) -> ModelGraph:
     """Read a model file without executing anything from it.
 
     The cyclic garbage collector is paused meanwhile: reading allocates millions of small
     objects (the config, the graph) and no cycles worth collecting, and the collections those
-    allocations trigger cost a third of the read time of a 10,000-layer model."""
+    allocations trigger cost a third of the read time of a 10,000-layer model.
+
+    ``allow_code``: show Lambda layers holding marshalled bytecode (flagged ``code=True``,
+    never decoded or run) instead of refusing the file."""
     path = os.fspath(path)
     kind = sniff(path)
     enabled = gc.isenabled()
     gc.disable()
     try:
         if kind == "zip":
-            g = _read_keras_zip(path)
+            g = _read_keras_zip(path, allow_code)
         elif kind == "hdf5":
-            g = _read_h5(path)
+            g = _read_h5(path, allow_code)
         else:
             raise BadModelFile("not a Keras model file (neither a .keras zip archive nor an HDF5 .h5 file)", path)
     finally:
@@ -60,7 +63,7 @@ def read_file(path: str) -> ModelGraph:
     return g
 
 
-def _read_keras_zip(path: str) -> ModelGraph:
+def _read_keras_zip(path: str, allow_code: bool) -> ModelGraph:
     with KerasArchive(path) as ar:
         if "config.json" not in ar.members:
             raise BadModelFile("archive has no config.json (not a Keras .keras file)", path)
@@ -88,11 +91,11 @@ def _read_keras_zip(path: str) -> ModelGraph:
         g = read_hdf5(path, stream, body, "model.weights.h5 is not readable HDF5")
     g.meta.update(source=path, format="keras-v3",
                   keras_version=_meta_str(meta.get("keras_version")), date_saved=_meta_str(meta.get("date_saved")))
-    _annotate(g, audit, path)
+    _annotate(g, audit, path, allow_code)
     return g
 
 
-def _read_h5(path: str) -> ModelGraph:
+def _read_h5(path: str, allow_code: bool) -> ModelGraph:
     def body(root: Any) -> tuple[ModelGraph, Any, Any]:
         _with_path(path, check_hdf5, root, "HDF5 file")
         raw = _with_path(path, h5_errors(read_text_attr), root, "model_config")
@@ -120,7 +123,7 @@ def _read_h5(path: str) -> ModelGraph:
     with open(path, "rb") as f:
         g, audit = read_hdf5(path, f, body, "not a readable HDF5 file")
     g.meta.update(source=path, format="h5-legacy")
-    _annotate(g, audit, path)
+    _annotate(g, audit, path, allow_code)
     return g
 
 
@@ -186,8 +189,11 @@ def _audit(config: Any, path: str) -> Any:
     return audit_config(config, path)
 
 
-def _annotate(g: ModelGraph, audit: Any, path: str) -> None:
-    """File-level notes and warnings from the nodes' flags; warnings are logged once."""
+def _annotate(g: ModelGraph, audit: Any, path: str, allow_code: bool) -> None:
+    """File-level notes and warnings from the nodes' flags; warnings are logged once.
+
+    Lambda bytecode is refused (UnsafeModel) unless ``allow_code``: a file carrying code is
+    treated as hostile by default, and showing it is an explicit choice."""
     code, functions, custom = [], [], []
     stack = [g]
     while stack:
@@ -204,6 +210,11 @@ def _annotate(g: ModelGraph, audit: Any, path: str) -> None:
                 custom.append(f"{a['name']} ({a.get('class_name')})")
     warnings: list[str] = []
     notes: list[str] = list(g.meta.get("notes") or [])
+    if code and not allow_code:
+        raise UnsafeModel(f"{_count(code, 'Lambda layer')} hold{'s' if len(code) == 1 else ''} marshalled Python "
+                          f"bytecode ({_names(code)}) — refusing; nothing was decoded or run. --allow-code "
+                          "shows the model with those layers flagged (the code still never runs); --load --unsafe "
+                          "runs it (only for files you trust)", path)
     if code:
         warnings.append(f"{_count(code, 'Lambda layer')} hold{'s' if len(code) == 1 else ''} marshalled Python "
                         f"bytecode ({_names(code)}): shown, never decoded or run; loading this file with Keras "

@@ -16,8 +16,9 @@ temp dir. For every case:
 Payloads in the corpus would create a sentinel file or contact a local TCP
 listener (also set as the HTTP(S) proxy) if anything from a file were ever
 executed or downloaded; both are checked after the runs. A few cases are
-*expected successes* (an unknown layer class, Lambda bytecode): they exit 0 and
-carry flags (``custom``, ``code``) and, for Lambda, one ``warning:`` line.
+*expected successes* (an unknown layer class; Lambda bytecode with ``--allow-code``, refused
+without it): they exit 0 and carry flags (``custom``, ``code``) and, for Lambda, one
+``warning:`` line.
 """
 from __future__ import annotations
 
@@ -168,7 +169,8 @@ def run_child(args: list[str], env: dict, cwd: str, timeout: float = 60) -> Run:
 def summary_runs(corpus) -> dict[str, Run]:
     """`inspector summary` on every corpus file, two at a time."""
     def one(case: Any) -> tuple[str, Run]:
-        return case.name, run_child(["summary", os.path.join(corpus.dir, case.file)], corpus.env, corpus.scratch)
+        return case.name, run_child(["summary", os.path.join(corpus.dir, case.file), *case.options], corpus.env,
+                                    corpus.scratch)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         return dict(pool.map(one, corpus.cases))
@@ -259,7 +261,7 @@ def test_read_raises_the_expected_class(corpus):
             continue  # the FIFO: see test_fifo_is_refused_in_process
         path = os.path.join(corpus.dir, case.file)
         try:
-            g = inspector.read(path)
+            g = inspector.read(path, allow_code="--allow-code" in case.options)
         except errors.InspectorError as e:
             if case.expect != "error" or type(e).__name__ != case.error or not re.search(case.message, str(e)) \
                     or not str(e).startswith(path + ": "):
@@ -312,7 +314,7 @@ def test_export_and_render_on_every_file(corpus, tmp_path):
             out = str(out_dir / f"out{suffix}")
             path = os.path.join(corpus.dir, case.file)
             start = time.process_time()
-            r = runner.invoke(main, [cmd, path, "-o", out])
+            r = runner.invoke(main, [cmd, path, "-o", out, *case.options])
             cpu = time.process_time() - start
             where = f"{cmd} {case.file}"
             if cpu > TIME_LIMIT_S:

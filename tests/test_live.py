@@ -143,7 +143,9 @@ def _run(args, sentinel, **kw):
 
 def test_lambda_never_runs_without_unsafe(lambda_file):
     path, sentinel = lambda_file
-    static = _run(["summary", str(path)], sentinel)
+    refused = _run(["summary", str(path)], sentinel)
+    assert refused.returncode == 2 and "--allow-code" in refused.stderr and "Traceback" not in refused.stderr
+    static = _run(["summary", str(path), "--allow-code"], sentinel)
     assert static.returncode == 0 and "touchy" in static.stdout
     loaded = _run(["summary", str(path), "--load"], sentinel)
     assert loaded.returncode == 2

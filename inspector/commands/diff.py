@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from inspector.cli_common import open_graph
+from inspector.cli_common import ALLOW_CODE, open_graph
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -17,7 +17,8 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Output format.")
 @click.option("--exit-code", is_flag=True, help="Exit with 1 when the models differ (like `diff`).")
-def diff(model_a: str, model_b: str, fmt: str, exit_code: bool) -> None:
+@ALLOW_CODE
+def diff(model_a: str, model_b: str, fmt: str, exit_code: bool, allow_code: bool) -> None:
     """Show layers added, removed and changed between models A and B.
 
     Layer calls are matched by name (and call index for shared layers);
@@ -31,7 +32,7 @@ def diff(model_a: str, model_b: str, fmt: str, exit_code: bool) -> None:
     """
     from inspector.diff import diff as do_diff, is_empty, render_text
 
-    d = do_diff(open_graph(model_a), open_graph(model_b))
+    d = do_diff(open_graph(model_a, allow_code=allow_code), open_graph(model_b, allow_code=allow_code))
     click.echo(json.dumps(d, indent=1) if fmt == "json" else render_text(d), nl=fmt == "json")
     if exit_code and not is_empty(d):
         sys.exit(1)

@@ -123,7 +123,8 @@ def _open_other(other: str, opts: dict[str, Any]) -> Any:
 
     load = bool(opts.get("load")) and not is_python_spec(other)
     try:
-        return open_graph(other, load=load, unsafe=bool(opts.get("unsafe")) and load)
+        return open_graph(other, load=load, unsafe=bool(opts.get("unsafe")) and load,
+                          allow_code=bool(opts.get("allow_code")))
     except InspectorError as e:
         raise about_other(e, other) from None
 

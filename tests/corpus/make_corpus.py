@@ -50,6 +50,7 @@ class Case:
     flags: dict[str, dict[str, Any]] = field(default_factory=dict)  # ok: node -> attrs
     warning: bool = False  # ok: one "warning: <file>: ..." line expected on stderr
     regular: bool = True  # False for the FIFO: never hash or open it
+    options: list[str] = field(default_factory=list)  # extra CLI options (--allow-code: read(allow_code=True))
 
 
 # --------------------------------------------------------------------------- Keras 3 base model
@@ -664,9 +665,12 @@ def build(outdir: str, sentinel: str, url: str = "http://127.0.0.1:9/payload.bin
     cfg, w = with_layer(keras3_lambda("lam", {"class_name": "__lambda__", "config": {
         "code": lambda_bytecode(sentinel), "defaults": None, "closure": None}}), "lambda", [])
     write_keras(p("lambda_bytecode.keras"), config=cfg, weights=w)
-    ok("lambda-bytecode", "lambda_bytecode.keras", r"1 Lambda layer holds marshalled Python bytecode \(lam\)",
-       "Lambda with marshalled bytecode that would touch the sentinel (CVE-2024-3660): shown, never decoded",
-       flags={"lam": {"code": True}}, warning=True)
+    err("lambda-bytecode", "lambda_bytecode.keras", "UnsafeModel",
+        r"1 Lambda layer holds marshalled Python bytecode \(lam\) — refusing; nothing was decoded or run",
+        "Lambda with marshalled bytecode that would touch the sentinel (CVE-2024-3660): refused by default")
+    ok("lambda-bytecode-allowed", "lambda_bytecode.keras", r"1 Lambda layer holds marshalled Python bytecode \(lam\)",
+       "the same with --allow-code: shown flagged, never decoded or run",
+       flags={"lam": {"code": True}}, warning=True, options=["--allow-code"])
     leg = legacy_config()
     leg["config"]["layers"].append(
         {"class_name": "Lambda", "name": "lam",
@@ -676,9 +680,12 @@ def build(outdir: str, sentinel: str, url: str = "http://127.0.0.1:9/payload.bin
                     "output_shape_module": None, "arguments": {}},
          "inbound_nodes": [[["input_1", 0, 0, {}]]]})
     write_h5(p("legacy_lambda_bytecode.h5"), config=leg, weights={**LEGACY_WEIGHTS, "lam": []})
-    ok("h5-lambda-bytecode", "legacy_lambda_bytecode.h5", r"1 Lambda layer holds marshalled Python bytecode \(lam\)",
-       "Keras 2 Lambda bytecode in a legacy .h5 (CVE-2025-9905 pattern): shown, never decoded",
-       flags={"lam": {"code": True}}, warning=True)
+    err("h5-lambda-bytecode", "legacy_lambda_bytecode.h5", "UnsafeModel",
+        r"1 Lambda layer holds marshalled Python bytecode \(lam\) — refusing; nothing was decoded or run",
+        "Keras 2 Lambda bytecode in a legacy .h5 (CVE-2025-9905 pattern): refused by default")
+    ok("h5-lambda-bytecode-allowed", "legacy_lambda_bytecode.h5", r"1 Lambda layer holds marshalled Python bytecode \(lam\)",
+       "the same with --allow-code: shown flagged, never decoded or run",
+       flags={"lam": {"code": True}}, warning=True, options=["--allow-code"])
 
     with open(p("manifest.json"), "w") as f:
         json.dump({"sentinel": sentinel, "url": url, "cases": [asdict(c) for c in cases]}, f, indent=1)
