@@ -273,6 +273,13 @@ def build(outdir: str, sentinel: str, url: str = "http://127.0.0.1:9/payload.bin
     def ok(name: str, fname: str, message: str, about: str, **kw: Any) -> None:
         cases.append(Case(name, fname, "ok", None, message, about, **kw))
 
+    def lambda_cases(name: str, fname: str, about: str) -> None:
+        """Lambda bytecode: refused by default; with --allow-code shown flagged, never decoded or run."""
+        found = r"1 Lambda layer holds marshalled Python bytecode \(lam\)"
+        err(name, fname, "UnsafeModel", found + " — refusing; nothing was decoded or run", about + ": refused")
+        ok(name + "-allowed", fname, found, about + ", with --allow-code: shown flagged, never decoded or run",
+           flags={"lam": {"code": True}}, warning=True, options=["--allow-code"])
+
     # ---- sanity: the base files read fine (so every mutation below is what fails)
     write_keras(p("good_functional.keras"))
     ok("good-keras", "good_functional.keras", "", "unmodified base .keras model")
@@ -665,12 +672,8 @@ def build(outdir: str, sentinel: str, url: str = "http://127.0.0.1:9/payload.bin
     cfg, w = with_layer(keras3_lambda("lam", {"class_name": "__lambda__", "config": {
         "code": lambda_bytecode(sentinel), "defaults": None, "closure": None}}), "lambda", [])
     write_keras(p("lambda_bytecode.keras"), config=cfg, weights=w)
-    err("lambda-bytecode", "lambda_bytecode.keras", "UnsafeModel",
-        r"1 Lambda layer holds marshalled Python bytecode \(lam\) — refusing; nothing was decoded or run",
-        "Lambda with marshalled bytecode that would touch the sentinel (CVE-2024-3660): refused by default")
-    ok("lambda-bytecode-allowed", "lambda_bytecode.keras", r"1 Lambda layer holds marshalled Python bytecode \(lam\)",
-       "the same with --allow-code: shown flagged, never decoded or run",
-       flags={"lam": {"code": True}}, warning=True, options=["--allow-code"])
+    lambda_cases("lambda-bytecode", "lambda_bytecode.keras",
+                 "Lambda with marshalled bytecode that would touch the sentinel (CVE-2024-3660)")
     leg = legacy_config()
     leg["config"]["layers"].append(
         {"class_name": "Lambda", "name": "lam",
@@ -680,12 +683,8 @@ def build(outdir: str, sentinel: str, url: str = "http://127.0.0.1:9/payload.bin
                     "output_shape_module": None, "arguments": {}},
          "inbound_nodes": [[["input_1", 0, 0, {}]]]})
     write_h5(p("legacy_lambda_bytecode.h5"), config=leg, weights={**LEGACY_WEIGHTS, "lam": []})
-    err("h5-lambda-bytecode", "legacy_lambda_bytecode.h5", "UnsafeModel",
-        r"1 Lambda layer holds marshalled Python bytecode \(lam\) — refusing; nothing was decoded or run",
-        "Keras 2 Lambda bytecode in a legacy .h5 (CVE-2025-9905 pattern): refused by default")
-    ok("h5-lambda-bytecode-allowed", "legacy_lambda_bytecode.h5", r"1 Lambda layer holds marshalled Python bytecode \(lam\)",
-       "the same with --allow-code: shown flagged, never decoded or run",
-       flags={"lam": {"code": True}}, warning=True, options=["--allow-code"])
+    lambda_cases("h5-lambda-bytecode", "legacy_lambda_bytecode.h5",
+                 "Keras 2 Lambda bytecode in a legacy .h5 (CVE-2025-9905 pattern)")
 
     with open(p("manifest.json"), "w") as f:
         json.dump({"sentinel": sentinel, "url": url, "cases": [asdict(c) for c in cases]}, f, indent=1)
