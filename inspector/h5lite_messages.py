@@ -405,7 +405,7 @@ def dense_records(r: Any, O: int, L: int, heap: int, index: int, rtype: int,
     """Every (B-tree record, message) of a dense storage (links: ``rtype`` 5, attributes: 8):
     walk the v2 B-tree name index at ``index``; each record names an object in the fractal heap
     at ``heap``."""
-    uo, ul = "<" + UINT[O], "<" + UINT[L]
+    uo = "<" + UINT[O]
     hd = r.read(index, 16 + O + 2 + L)
     if hd[:5] != b"BTHD\0" or hd[5] != rtype:
         raise H5Corrupt(f"bad v2 B-tree header at {index}")

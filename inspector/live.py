@@ -161,15 +161,13 @@ def node_kind(op: Any, entry: dict) -> str:
 
 def base_attrs(op: Any, entry: dict, kind: str, trainable: bool) -> dict[str, Any]:
     """Attributes every node carries, as the static reader fills them from a config entry."""
-    from . import config_graph as cg
+    from .config_audit import _is_known, code_flags
 
     cfg = entry.get("config") or {}
     extra: dict[str, Any] = {}
-    if kind != "input":  # the static reader's code/custom flags, when it has them
-        flags, known = getattr(cg, "code_flags", None), getattr(cg, "_is_known", None)
-        if flags is not None:
-            extra.update(flags(entry))
-        if known is not None and not known(entry):
+    if kind != "input":  # the static reader's code/custom flags
+        extra.update(code_flags(entry))
+        if not _is_known(entry):
             extra["custom"] = True
     return dict(name=op.name, class_name=str(entry.get("class_name") or type(op).__name__),
                 module=entry.get("module"), registered_name=entry.get("registered_name"), kind=kind,

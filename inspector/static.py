@@ -7,7 +7,7 @@ class names, modules and Lambda bytecode are only ever treated as text.
 
 Untrusted files (see README, "Opening untrusted models"): every read is
 capped (:mod:`inspector.archive`), configs naming code-running or
-file-fetching callables are refused (:func:`~inspector.config_graph.audit_config`),
+file-fetching callables are refused (:func:`~inspector.config_audit.audit_config`),
 HDF5 links are never followed (:func:`~inspector.weights.check_hdf5`) and the
 weights must agree with the config. Lambda layers holding bytecode are refused unless
 ``allow_code`` (then shown, flagged ``code=True``); their bytecode is never decoded. Warnings (Lambda code) go to
@@ -23,7 +23,8 @@ from typing import Any, BinaryIO, Callable, TypeVar
 
 from . import h5lite, h5snapshot
 from .archive import KerasArchive, WindowFile, parse_json, sniff
-from .config_graph import audit_config, build_graph, is_model_config
+from .config_audit import audit_config
+from .config_graph import build_graph, is_model_config
 from .errors import BadGraph, BadModelFile, InspectorError, UnsafeModel, one_line, quote
 from .graph import ModelGraph
 from .weights import (LegacyContainer, V3Container, WeightInfo, _dataset_info, check_hdf5, h5_errors, is_dataset, is_group,
