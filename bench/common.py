@@ -13,6 +13,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import threading
 import time
 import traceback
@@ -41,6 +42,15 @@ def run_deep(fn: Callable[[], None]) -> None:
     t.join()
     if err:
         raise err[0]
+
+
+def keras_child(body: str) -> str:
+    """Source of a ``python -c`` child running ``body`` (which reads ``sys.argv``) under
+    :func:`run_deep`, as the Keras baselines need for models deeper than ~1,000 layers."""
+    bench = os.path.dirname(os.path.abspath(__file__))
+    return (f"import os, sys\nos.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'\nsys.path.insert(0, {bench!r})\n"
+            "from common import run_deep\n\ndef go():\n" + textwrap.indent(textwrap.dedent(body).strip(), "    ")
+            + "\n\nrun_deep(go)\n")
 
 
 def residual_mlp(n_layers: int, width: int = 16):

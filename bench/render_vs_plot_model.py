@@ -21,26 +21,14 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (INSPECTOR, PY, add_json_arg, ensure_model, fmt, machine, mb, result, table,  # noqa: E402
-                    timed, write_json)
+from common import (INSPECTOR, PY, add_json_arg, ensure_model, fmt, keras_child, machine, mb, result,  # noqa: E402
+                    table, timed, write_json)
 
-KERAS_PLOT = r"""
-import os, sys, threading
-os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-sys.setrecursionlimit(200000)
-threading.stack_size(1024 * 1024 * 1024)
-err = []
-def go():
-    try:
-        import keras
-        m = keras.models.load_model(sys.argv[1], compile=False)
-        keras.utils.plot_model(m, to_file=sys.argv[2], show_shapes=True)
-    except BaseException as e:
-        err.append(e)
-t = threading.Thread(target=go); t.start(); t.join()
-if err:
-    raise err[0]
-"""
+KERAS_PLOT = keras_child("""
+    import keras
+    m = keras.models.load_model(sys.argv[1], compile=False)
+    keras.utils.plot_model(m, to_file=sys.argv[2], show_shapes=True)
+""")
 
 READ_ONLY = "import sys, inspector; inspector.read(sys.argv[1])"
 

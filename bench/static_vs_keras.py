@@ -25,28 +25,16 @@ import sys
 from typing import Callable
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (INSPECTOR, PY, ROOT, add_json_arg, ensure_model, fmt, keras_env, machine,  # noqa: E402
-                    mb, residual_mlp, result, table, timed, write_json)
+from common import (INSPECTOR, PY, ROOT, add_json_arg, ensure_model, fmt, keras_child, keras_env,  # noqa: E402
+                    machine, mb, residual_mlp, result, table, timed, write_json)
 
-KERAS_SUMMARY = r"""
-import os, sys, threading
-os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-sys.setrecursionlimit(200000)
-threading.stack_size(1024 * 1024 * 1024)
-err = []
-def go():
-    try:
-        import keras
-        if len(sys.argv) > 2:
-            import importlib; importlib.import_module(sys.argv[2])  # registers a sample's custom classes
-        m = keras.models.load_model(sys.argv[1], compile=False)
-        m.summary(print_fn=lambda *a, **k: None)
-    except BaseException as e:
-        err.append(e)
-t = threading.Thread(target=go); t.start(); t.join()
-if err:
-    raise err[0]
-"""
+KERAS_SUMMARY = keras_child("""
+    import keras
+    if len(sys.argv) > 2:
+        import importlib; importlib.import_module(sys.argv[2])  # registers a sample's custom classes
+    m = keras.models.load_model(sys.argv[1], compile=False)
+    m.summary(print_fn=lambda *a, **k: None)
+""")
 
 LIST_APPS = ("import keras; print(' '.join(n for n in dir(keras.applications) "
              "if n[:1].isupper() and callable(getattr(keras.applications, n))))")
