@@ -141,6 +141,14 @@ def mutated_configs(draw: Any, files: dict) -> tuple[str, dict]:
     return name, config
 
 
+def rezip(path: str, config: bytes, members: dict[str, bytes]) -> None:
+    """A .keras archive at ``path``: ``config`` as config.json plus a real file's other members."""
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("config.json", config)
+        for member, blob in members.items():
+            z.writestr(member, blob)
+
+
 def test_mutated_configs(real_files, scratch):
     path = str(scratch / "mutated.keras")
 
@@ -148,11 +156,7 @@ def test_mutated_configs(real_files, scratch):
     @given(mutated_configs(real_files))
     def check(item: tuple[str, dict]) -> None:
         name, config = item
-        data = json.dumps(config).encode()
-        with zipfile.ZipFile(path, "w") as z:
-            z.writestr("config.json", data)
-            for member, blob in real_files[name]["members"].items():
-                z.writestr(member, blob)
+        rezip(path, json.dumps(config).encode(), real_files[name]["members"])
         consume(path)
 
     check()
@@ -210,10 +214,7 @@ def test_byte_flips_of_config_text(real_files, scratch):
     @given(cases())
     def check(item: tuple[str, bytes]) -> None:
         name, config = item
-        with zipfile.ZipFile(path, "w") as z:
-            z.writestr("config.json", config)
-            for member, blob in real_files[name]["members"].items():
-                z.writestr(member, blob)
+        rezip(path, config, real_files[name]["members"])
         consume(path)
 
     check()

@@ -13,7 +13,7 @@ import shutil
 import pytest
 
 import inspector
-from inspector.render.dot import dot_binary
+from test_render import needs_dot
 
 CHROMIUM = os.environ.get("INSPECTOR_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("INSPECTOR_CHROMEDRIVER", "/usr/bin/chromedriver")
@@ -59,9 +59,12 @@ def _wait(driver, cond, timeout=10):
     return WebDriverWait(driver, timeout).until(cond)
 
 
-def _open(driver, path):
-    driver.get("file://" + os.path.abspath(path))
+def _render_and_open(driver, model_path, out) -> dict:
+    """Render ``model_path`` to the HTML page ``out`` and load it; returns render's info."""
+    info = inspector.render(model_path, out)
+    driver.get("file://" + os.path.abspath(out))
     _wait(driver, lambda d: d.execute_script("return !!(window.kgi && document.getElementById('kgi-svg'))"))
+    return info
 
 
 def _search_and_click(driver, query, layer_name):
@@ -87,12 +90,10 @@ def _search_and_click(driver, query, layer_name):
     return driver.find_element(By.ID, "kgi-panel").text
 
 
-@pytest.mark.skipif(dot_binary() is None, reason="Graphviz `dot` is not installed (make dot)")
+@needs_dot
 def test_search_click_shows_shapes(browser, sample_dir, tmp_path):
     model, path = sample_dir["customer_ticket_with_difficulty"]
-    out = str(tmp_path / "viewer.html")
-    inspector.render(path, out)
-    _open(browser, out)
+    _render_and_open(browser, path, str(tmp_path / "viewer.html"))
     layer = model.get_layer("dense")
     panel = _search_and_click(browser, "den", layer.name)
     assert layer.name in panel
@@ -110,15 +111,13 @@ def test_search_click_shows_shapes(browser, sample_dir, tmp_path):
     assert browser.execute_script("return performance.getEntriesByType('resource').length") == 0
 
 
-@pytest.mark.skipif(dot_binary() is None, reason="Graphviz `dot` is not installed (make dot)")
+@needs_dot
 def test_pan_and_zoom(browser, sample_dir, tmp_path):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
     _, path = sample_dir["customer_ticket_model"]
-    out = str(tmp_path / "pz.html")
-    inspector.render(path, out)
-    _open(browser, out)
+    _render_and_open(browser, path, str(tmp_path / "pz.html"))
     vb = lambda: [float(x) for x in browser.execute_script(  # noqa: E731
         "return document.getElementById('kgi-svg').getAttribute('viewBox')").split()]
     start = vb()
@@ -137,9 +136,7 @@ def test_viewer_without_graphviz(browser, sample_dir, tmp_path, monkeypatch):
     """No `dot`: the page uses the built-in layout and still searches and shows shapes."""
     model, path = sample_dir["shared_layer_model"]
     monkeypatch.setenv("INSPECTOR_DOT", str(tmp_path / "missing-dot"))
-    out = str(tmp_path / "nodot.html")
-    assert inspector.render(path, out)["layout"] == "builtin"
-    _open(browser, out)
+    assert _render_and_open(browser, path, str(tmp_path / "nodot.html"))["layout"] == "builtin"
     layer = model.get_layer("concatenate")
     panel = _search_and_click(browser, "concat", layer.name)
     assert str(tuple(layer.output.shape)) in panel

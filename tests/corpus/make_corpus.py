@@ -235,24 +235,17 @@ def _patch_zip_member(path: str, member: str, fn: Callable[[bytearray, int, bool
     """Edit the local header (central=False) and central-directory entry (True) of ``member``."""
     data = bytearray(open(path, "rb").read())
     name = member.encode()
-    pos = 0
-    while True:
-        i = data.find(b"PK\x03\x04", pos)
-        if i < 0:
-            break
-        n = struct.unpack("<H", data[i + 26:i + 28])[0]
-        if data[i + 30:i + 30 + n] == name:
-            fn(data, i, False)
-        pos = i + 4
-    pos = 0
-    while True:
-        i = data.find(b"PK\x01\x02", pos)
-        if i < 0:
-            break
-        n = struct.unpack("<H", data[i + 28:i + 30])[0]
-        if data[i + 46:i + 46 + n] == name:
-            fn(data, i, True)
-        pos = i + 4
+    # (signature, offset of the name length, offset of the name, central?)
+    for sig, len_at, name_at, central in ((b"PK\x03\x04", 26, 30, False), (b"PK\x01\x02", 28, 46, True)):
+        pos = 0
+        while True:
+            i = data.find(sig, pos)
+            if i < 0:
+                break
+            n = struct.unpack("<H", data[i + len_at:i + len_at + 2])[0]
+            if data[i + name_at:i + name_at + n] == name:
+                fn(data, i, central)
+            pos = i + 4
     open(path, "wb").write(bytes(data))
 
 
