@@ -23,9 +23,6 @@ from .h5lite import ExternalLink, SoftLink
 
 #: Wall-clock limit of the child; libhdf5 has looped forever on corrupted files.
 CHILD_TIMEOUT_S = 30.0
-MAX_OBJECTS = 1_000_000
-MAX_ATTR_BYTES = 64 * 1024 * 1024
-MAX_ATTR_ITEMS = 1_000_000
 
 
 class UserLink:
@@ -204,6 +201,8 @@ def text_attr(obj: Any, name: str) -> Any:
     variable-length sequence."""
     import h5py
 
+    from .weights import MAX_ATTR_BYTES, MAX_ATTR_ITEMS  # the caps the parent applies too
+
     aid = obj.attrs.get_id(name)
     space = aid.get_space()
     if space.get_simple_extent_type() == h5py.h5s.SIMPLE and space.get_simple_extent_npoints() == 0:
@@ -237,7 +236,8 @@ def _dataset(ds: Any) -> dict[str, Any]:
         entry["storage"] = "external:" + plist.get_external(0)[0].decode("utf-8", "replace")
     elif plist.get_layout() == h5py.h5d.VIRTUAL:
         entry["storage"] = "virtual"
-    shape = ds.id.get_space().get_simple_extent_dims() if ds.id.get_space().get_simple_extent_type() != h5py.h5s.NULL else None
+    space = ds.id.get_space()
+    shape = space.get_simple_extent_dims() if space.get_simple_extent_type() != h5py.h5s.NULL else None
     entry["shape"] = None if shape is None else [int(d) for d in shape]
     try:
         entry["dtype"] = str(ds.dtype)
@@ -249,6 +249,8 @@ def _dataset(ds: Any) -> dict[str, Any]:
 def walk_file(f: Any) -> dict[str, Any]:
     """The snapshot of an open h5py file (hard links followed, nothing else)."""
     import h5py
+
+    from .weights import MAX_H5_OBJECTS as MAX_OBJECTS
 
     h5l = h5py.h5l
 

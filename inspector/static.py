@@ -10,9 +10,9 @@ capped (:mod:`inspector.archive`), configs naming code-running or
 file-fetching callables are refused (:func:`~inspector.config_audit.audit_config`),
 HDF5 links are never followed (:func:`~inspector.weights.check_hdf5`) and the
 weights must agree with the config. Lambda layers holding bytecode are refused unless
-``allow_code`` (then shown, flagged ``code=True``); their bytecode is never decoded. Warnings (Lambda code) go to
-``meta["warnings"]`` and are logged once on the ``inspector`` logger, which
-prints ``warning: <file>: ...`` on stderr when logging is not configured.
+``allow_code`` (then shown, flagged ``code=True``); their bytecode is never decoded.
+Warnings (Lambda code) go to ``meta["warnings"]`` and are logged once on the ``inspector``
+logger, which prints ``warning: <file>: ...`` on stderr when logging is not configured.
 """
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ def _read_keras_zip(path: str, allow_code: bool) -> ModelGraph:
 
 
 def _read_h5(path: str, allow_code: bool) -> ModelGraph:
-    def body(root: Any) -> tuple[ModelGraph, Any, Any]:
+    def body(root: Any) -> tuple[ModelGraph, Any]:
         _with_path(path, check_hdf5, root, "HDF5 file")
         raw = _with_path(path, h5_errors(read_text_attr), root, "model_config")
         if raw is None:
@@ -211,14 +211,14 @@ def _annotate(g: ModelGraph, audit: Any, path: str, allow_code: bool) -> None:
                 custom.append(f"{a['name']} ({a.get('class_name')})")
     warnings: list[str] = []
     notes: list[str] = list(g.meta.get("notes") or [])
-    if code and not allow_code:
-        raise UnsafeModel(f"{_count(code, 'Lambda layer')} hold{'s' if len(code) == 1 else ''} marshalled Python "
-                          f"bytecode ({_names(code)}) — refusing; nothing was decoded or run. --allow-code "
-                          "shows the model with those layers flagged (the code still never runs); --load --unsafe "
-                          "runs it (only for files you trust)", path)
     if code:
-        warnings.append(f"{_count(code, 'Lambda layer')} hold{'s' if len(code) == 1 else ''} marshalled Python "
-                        f"bytecode ({_names(code)}): shown, never decoded or run; loading this file with Keras "
+        found = (f"{_count(code, 'Lambda layer')} hold{'s' if len(code) == 1 else ''} marshalled Python "
+                 f"bytecode ({_names(code)})")
+        if not allow_code:
+            raise UnsafeModel(f"{found} — refusing; nothing was decoded or run. --allow-code shows the model with "
+                              "those layers flagged (the code still never runs); --load --unsafe runs it (only for "
+                              "files you trust)", path)
+        warnings.append(f"{found}: shown, never decoded or run; loading this file with Keras "
                         "runs that code (only with --load --unsafe, for files you trust)")
     if functions:
         warnings.append(f"{_count(functions, 'layer')} call{'s' if len(functions) == 1 else ''} a named Python "
