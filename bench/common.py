@@ -181,16 +181,25 @@ def add_json_arg(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--json", metavar="PATH", help="also write the results as a JSON list of rows to PATH")
 
 
-def write_json(path: str | None, rows: list[dict]) -> None:
-    """Write ``rows`` to ``path`` atomically (temp file + rename); no-op without a path."""
-    if not path:
-        return
+def write_atomic(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` through a temp file and a rename: a failed run leaves the old file."""
     d = os.path.dirname(os.path.abspath(path))
     os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".bench-", suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(rows, f, indent=1)
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=".bench-")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_json(path: str | None, rows: list[dict]) -> None:
+    """Write ``rows`` to ``path`` atomically; no-op without a path."""
+    if path:
+        write_atomic(path, json.dumps(rows, indent=1))
 
 
 def keras_env() -> dict:

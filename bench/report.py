@@ -24,7 +24,7 @@ import time
 from importlib import metadata
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import PY, ROOT, table  # noqa: E402
+from common import PY, ROOT, table, write_atomic  # noqa: E402
 
 BENCH = os.path.join(ROOT, "bench")
 SCRIPTS = ["static_vs_keras", "render_vs_plot_model", "features_vs_predict", "h5lite_speed", "scaling"]
@@ -175,19 +175,6 @@ def machine_rows() -> list[list[str]]:
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return [["CPU", cpu], ["cores", str(os.cpu_count())], ["memory", f"{mem:.1f} GiB"],
             ["OS", platform.platform()]]
-
-
-def write_atomic(path: str, text: str) -> None:
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".RESULTS-", suffix=".md")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def run_scripts(args: argparse.Namespace, names: list[str], jdir: str) -> tuple[list[list[str]], list[dict], bool]:

@@ -18,8 +18,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (INSPECTOR, ROOT, add_json_arg, ensure_model, machine, residual_mlp, result,  # noqa: E402
-                    table, timed, write_json)
+from common import (INSPECTOR, ROOT, add_json_arg, ensure_model, machine, mb, residual_mlp,  # noqa: E402
+                    result, table, timed, write_json)
 
 COMMANDS = {"summary": lambda path, svg: ["summary", path],
             "render": lambda path, svg: ["render", path, "-o", svg]}
@@ -134,9 +134,6 @@ def main() -> None:
 
     def cell(t: dict | None) -> str:
         return "failed" if t is None else f"{t['median']:.2f} ({t['min']:.2f}-{t['max']:.2f})"
-
-    def mb(t: dict | None) -> str:
-        return "-" if t is None or t.get("rss_kb") is None else f"{t['rss_kb'] / 1024:.0f}"
 
     def per_1k(t: dict | None, nl: int) -> str:
         return "-" if t is None else f"{1000 * t['median'] / nl:.3f}"
