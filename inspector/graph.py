@@ -234,6 +234,12 @@ class ModelGraph:
             g.add_edge(u, v, key=k, **{x: _scalar(y) for x, y in a.items() if y is not None})
         return "\n".join(nx.generate_graphml(g))
 
+    def to_graphviz(self, fmt: str = "svg", **options: Any) -> Any:
+        """The diagram as a :class:`graphviz.Source` (options as for :func:`inspector.render`)."""
+        from .render import to_graphviz
+
+        return to_graphviz(self, fmt, **options)
+
     def _repr_svg_(self) -> str | None:
         """The diagram, for Jupyter (which calls this): see :func:`inspector.render.notebook_svg`."""
         from .render import notebook_svg

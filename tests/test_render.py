@@ -411,3 +411,26 @@ def test_notebook_repr_svg(sample_dir):
     g = inspector.read(path)
     root = parse_svg(g._repr_svg_())
     assert {l.name for l in model.layers} <= set(svg_nodes(root))
+
+
+@needs_dot
+@pytest.mark.parametrize("layout", ["dot", "layered"])
+def test_graphviz_source(keras, tmp_path, layout):
+    """``to_graphviz`` hands the same diagram to the graphviz package: its own pipe/render draw
+    one box per Keras layer call and one edge per connection, for both layout engines."""
+    import graphviz
+
+    model, config = stateless_build(keras, lambda: keras.applications.MobileNetV3Small(weights=None))
+    truth = keras3_calls(model)
+    g = graph_of(model, config)
+    src = g.to_graphviz(layout=layout, show_dtype=True)
+    assert isinstance(src, graphviz.Source)
+    assert src.engine == ("dot" if layout == "dot" else "neato")
+    svg = src.pipe(format="svg", encoding="utf-8")
+    root = parse_svg(svg)
+    assert set(svg_nodes(root)) == set(truth["calls"])
+    assert len(svg_edges(root)) == sum(truth["edges"].values())
+    # the same drawing as inspector.render's (for "layered": boxes where our layout put them)
+    assert svg == inspector.render.to_svg(g, layout=layout, show_dtype=True)
+    out = src.render(outfile=str(tmp_path / "g.svg"))
+    assert set(svg_nodes(parse_svg(out))) == set(truth["calls"])

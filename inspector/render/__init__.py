@@ -21,7 +21,7 @@ from .view import View, build_view
 
 FORMATS = ("svg", "png", "pdf", "dot", "html")
 
-__all__ = ["render", "render_to", "to_dot", "to_svg", "notebook_svg", "RenderOptions", "FORMATS", "View",
+__all__ = ["render", "render_to", "to_dot", "to_svg", "to_graphviz", "notebook_svg", "RenderOptions", "FORMATS", "View",
            "build_view", "format_of"]
 
 
@@ -51,6 +51,36 @@ def to_dot(source: Any, fmt: str = "svg", **options: Any) -> str:
 
     opts = RenderOptions.from_kwargs(**options)
     return _to_dot(build_view(_graph(source), opts), opts, fmt)
+
+
+def to_graphviz(source: Any, fmt: str = "svg", **options: Any) -> Any:
+    """The diagram as a :class:`graphviz.Source`, for code already written against the
+    ``graphviz`` package: it shows itself in Jupyter, and ``.render()``, ``.pipe()``,
+    ``.view()`` and ``.save()`` work as usual.
+
+    Its ``engine`` is what this diagram needs: ``dot``, or ``neato`` (run as ``-n2``) for
+    graphs too big for dot's placement, whose positions are in the source. Note that
+    ``graphviz.Source.pipe`` has no timeout; :func:`render` bounds the layout time.
+    """
+    import graphviz
+
+    from .dot import build_dot
+
+    opts = RenderOptions.from_kwargs(**options)
+    text, engine = build_dot(build_view(_graph(source), opts), opts, fmt)
+    if engine != "neato":
+        return graphviz.Source(text, engine=engine, format=fmt)
+
+    class PositionedSource(graphviz.Source):
+        """Drawn with ``neato -n2``: at the positions in the source, which took our layout."""
+
+        def pipe(self, *args: Any, neato_no_op: Any = 2, **kwargs: Any) -> Any:
+            return super().pipe(*args, neato_no_op=neato_no_op, **kwargs)
+
+        def render(self, *args: Any, neato_no_op: Any = 2, **kwargs: Any) -> Any:
+            return super().render(*args, neato_no_op=neato_no_op, **kwargs)
+
+    return PositionedSource(text, engine=engine, format=fmt)
 
 
 def to_svg(source: Any, **options: Any) -> str:
