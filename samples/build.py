@@ -1,5 +1,9 @@
 """Save every model in ``samples.seed_models.SAMPLES`` as ``<out>/<name>.keras``.
 
+Also writes ``<out>/tickets.npz``: the chapter's random customer-ticket inputs
+(``title``, ``text_body``, ``tags``; 1,280 rows of 0/1 as uint8), data for
+``inspector features`` in ``make demo``.
+
 Usage::
 
     python -m samples.build [--out DIR] [NAME ...]
@@ -21,20 +25,28 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import keras  # noqa: E402
 
+from inspector.atomic import atomic_path  # noqa: E402
 from samples.seed_models import SAMPLES  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "build"
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def write_ticket_data(out_dir: Path, num_samples: int = 1280, seed: int = 0) -> Path:
+    """The chapter's ``title_data`` / ``text_body_data`` / ``tags_data`` (random 0/1 arrays),
+    as ``tickets.npz`` with arrays named after the model inputs."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    arrays = {name: rng.integers(0, 2, size=(num_samples, width), dtype=np.uint8)
+              for name, width in (("title", 10000), ("text_body", 10000), ("tags", 100))}
+    target = out_dir / "tickets.npz"
+    with atomic_path(str(target)) as tmp:
+        np.savez(tmp, **arrays)
+    return target
 
 
 def build_one(name: str, out_dir: Path) -> Path:
@@ -42,16 +54,8 @@ def build_one(name: str, out_dir: Path) -> Path:
     keras.backend.clear_session()
     model = SAMPLES[name]()
     target = out_dir / f"{name}.keras"
-    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{name}.", suffix=".tmp.keras")
-    os.close(fd)
-    try:
+    with atomic_path(str(target)) as tmp:
         model.save(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates files 0600
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return target
 
 
@@ -76,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
             failures += 1
             print(f"FAILED {name}: {type(exc).__name__}: {exc}", file=sys.stderr)
             continue
+        print(f"{path} ({path.stat().st_size} bytes)")
+    if not args.names:
+        path = write_ticket_data(out_dir)
         print(f"{path} ({path.stat().st_size} bytes)")
     return 1 if failures else 0
 
