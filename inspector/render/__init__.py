@@ -125,7 +125,6 @@ def render_to(view: View, opts: RenderOptions, out: str, fmt: str) -> dict[str, 
         with atomic_path(out) as tmp:
             with open(tmp, "w", encoding="utf-8") as f:
                 f.write(dot.to_dot(view, opts, "svg"))
-            _usual_mode(tmp)
         info["layout"] = None
         return info
     if fmt == "html":
@@ -135,30 +134,12 @@ def render_to(view: View, opts: RenderOptions, out: str, fmt: str) -> dict[str, 
         with atomic_path(out) as tmp:
             with open(tmp, "w", encoding="utf-8") as f:
                 f.write(html_page(view, opts, svg))
-            _usual_mode(tmp)
         return info
     source, engine = dot.build_dot(view, opts, fmt)
     info["layout"] = "graphviz" if engine == "dot" else "layered (drawn by graphviz)"
     with atomic_path(out) as tmp:
         dot.run_dot(source, fmt, tmp, opts.timeout, engine)
-        _usual_mode(tmp)
     return info
-
-
-def _usual_mode(path: str) -> None:
-    """Temp files are created 0600; a diagram is meant to be shared, so use the umask's mode."""
-    umask = 0o022
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    umask = int(line.split()[1], 8)
-    except OSError:
-        pass
-    try:
-        os.chmod(path, 0o666 & ~umask)
-    except OSError:
-        pass
 
 
 def _svg_for_html(view: View, opts: RenderOptions) -> tuple[str, str]:
