@@ -18,6 +18,7 @@ import re
 from typing import Any
 
 from .errors import BadGraph, TooLarge, UnsafeModel, quote
+from .op_names import OP_CLASSES
 
 #: Most layer entries a config may hold, nested models included (NASNetLarge: ~1 000).
 MAX_LAYERS = 20_000
@@ -33,9 +34,9 @@ def is_op(entry: dict) -> bool:
     module = entry.get("module")
     if isinstance(module, str) and module:
         return module.startswith("keras.src.ops") or module.startswith("keras.ops")
-    # legacy .h5 configs carry no module: an op's config has no "trainable" (every layer's has)
+    # legacy .h5 configs carry no module: see inspector.op_names for the rule
     cfg = entry.get("config")
-    return (entry.get("class_name") != "InputLayer" and isinstance(cfg, dict)
+    return (entry.get("class_name") in OP_CLASSES and isinstance(cfg, dict)
             and "trainable" not in cfg and "batch_input_shape" not in cfg)
 
 

@@ -56,6 +56,19 @@ def saved_layers(entries: list, sequential: bool) -> list[tuple[str, str]]:
             if isinstance(e, dict) and not is_op(e) and not (sequential and e.get("class_name") == "InputLayer")]
 
 
+def _names_within(obj: dict) -> set[str]:
+    """Names of every layer inside a nested model config, at any depth (iterative)."""
+    names: set[str] = set()
+    stack = [obj]
+    while stack and len(names) <= MAX_LAYERS:
+        for i, x in enumerate(stack.pop()["config"]["layers"]):
+            if isinstance(x, dict):
+                names.add(_entry_name(x, i))
+                if is_model_config(x):
+                    stack.append(x)
+    return names
+
+
 def build_graph(obj: dict, weights: Any | None, path: str, depth: int = 0, trainable: bool = True) -> ModelGraph:
     """Build the graph of one model config object (``{"class_name", "config", ...}``)."""
     if depth > MAX_NESTING:
@@ -182,6 +195,8 @@ def _parse_call(call: Any, names: set[str], path: str, layer: str) -> tuple[list
             elif isinstance(v, (list, tuple)):
                 stack.extend(reversed(v))
     elif isinstance(call, list):  # Keras 2: [[name, node, tensor, kwargs], ...]
+        if call and isinstance(call[0], str):  # tf-keras writes a one-tensor TF-op call unwrapped
+            call = [call]
         for item in call:
             if not (isinstance(item, list) and len(item) >= 3 and isinstance(item[0], str)):
                 raise BadGraph(f"layer {layer!r} has a malformed inbound node {item!r:.80}", path)
@@ -221,8 +236,8 @@ def _has_tensor(v: Any) -> bool:
 
 def _refs(v: Any) -> list[Ref]:
     """input_layers/output_layers in any saved form: [n,i,j] | [[n,i,j], ...] | {key: [n,i,j]}."""
-    if isinstance(v, dict):
-        v = list(v.values())
+    if isinstance(v, dict):  # Keras flattens dicts in sorted key order (model.inputs / outputs)
+        v = [v[k] for k in sorted(v, key=str)]
     if isinstance(v, list) and len(v) == 3 and isinstance(v[0], str) and isinstance(v[1], int):
         return [(v[0], v[1], v[2])]
     out: list[Ref] = []
@@ -253,6 +268,8 @@ def _functional(g: ModelGraph, cfg: dict, weights: Any, path: str, depth: int, t
             _add_layer_node(g, e, name, k, n, trainable)
 
     # edges
+    keras2 = any(isinstance(c, list) for e in entries for c in (e.get("inbound_nodes") or ()))
+    arg_offset, io_offset = _node_offsets(entries, names, keras2)
     observed: dict[tuple[str, int], tuple[Any, Any]] = {}
     for name in names:
         n = max(1, len(calls[name]))
@@ -260,7 +277,7 @@ def _functional(g: ModelGraph, cfg: dict, weights: Any, path: str, depth: int, t
             dst = node_id(name, k, n)
             g.store.nodes[dst]["call_kwargs"] = kwargs or None
             for j, ((src, ni, ti), shape, dtype) in enumerate(tensors):
-                src_id = _resolve(src, ni, calls, path, name)
+                src_id = _resolve(src, ni, calls, path, name, arg_offset.get(src, 0))
                 if ti < 0 or ti > 10_000:
                     raise BadGraph(f"layer {quote(name)} refers to output {ti} of {quote(src)}, "
                                    "which is out of range", path)
@@ -269,23 +286,54 @@ def _functional(g: ModelGraph, cfg: dict, weights: Any, path: str, depth: int, t
                     observed[(src_id, ti)] = (_shape(shape), dtype)
     _check_acyclic(g, path)
 
-    g.inputs = [_resolve(n, i, calls, path, "input_layers") for n, i, _ in _refs(cfg.get("input_layers"))]
-    g.outputs = [(_resolve(n, i, calls, path, "output_layers"), t) for n, i, t in _refs(cfg.get("output_layers"))]
+    g.inputs = [_resolve(n, i, calls, path, "input_layers", io_offset.get(n, 0))
+                for n, i, _ in _refs(cfg.get("input_layers"))]
+    g.outputs = [(_resolve(n, i, calls, path, "output_layers", io_offset.get(n, 0)), t)
+                 for n, i, t in _refs(cfg.get("output_layers"))]
     for o, t in g.outputs:
         if not isinstance(t, int) or isinstance(t, bool) or t < 0 or t > 10_000:
             raise BadGraph(f"output_layers refers to output {quote(t)} of {quote(o)}, which is out of range", path)
     _finish(g, entries, names, weights, observed, path, depth, trainable, sequential=False)
 
 
-def _resolve(src: Any, ni: Any, calls: dict, path: str, user: str) -> str:
+def _node_offsets(entries: list, names: list[str], keras2: bool) -> tuple[dict[str, int], dict[str, int]]:
+    """How far saved node indices of nested models are shifted: (in layers' inbound nodes,
+    in input_layers/output_layers).
+
+    A nested Functional model owns one call before it is used (the one linking its own
+    inputs to its outputs), and the saved indices count it. Keras 3 counts it in
+    ``input_layers``/``output_layers`` only (``Functional.get_config``'s reindexing map)
+    and not in tensors passed between layers (``serialize_node`` drops it); a Keras 3
+    Sequential is no Functional. tf-keras counts it everywhere, for Functional models and
+    for Sequential ones that start with an InputLayer (``_should_skip_first_node``).
+    """
+    arg_offset: dict[str, int] = {}
+    io_offset: dict[str, int] = {}
+    for name, e in zip(names, entries):
+        if not is_model_config(e):
+            continue
+        if keras2:
+            layers = e["config"]["layers"]
+            own_call = not is_sequential(e) or bool(
+                layers and isinstance(layers[0], dict) and layers[0].get("class_name") == "InputLayer")
+            if own_call:
+                arg_offset[name] = io_offset[name] = 1
+        elif not is_sequential(e):
+            io_offset[name] = 1
+    return arg_offset, io_offset
+
+
+def _resolve(src: Any, ni: Any, calls: dict, path: str, user: str, offset: int = 0) -> str:
+    """Node id of call ``ni`` of layer ``src`` (``ni`` as saved: ``offset`` is subtracted)."""
     who = user if user in ("input_layers", "output_layers") else f"layer {quote(user)}"
     if not isinstance(src, str) or src not in calls:
         raise BadGraph(f"{who} refers to unknown layer {quote(src)}", path)
     n = max(1, len(calls[src]))
-    if not isinstance(ni, int) or isinstance(ni, bool) or ni < 0 or ni >= n:
+    k = ni - offset if isinstance(ni, int) and not isinstance(ni, bool) else -1
+    if not 0 <= k < n:
         raise BadGraph(f"{who} refers to call (node index) {quote(ni)} of {quote(src)}, which has {n} "
                        "(index out of range)", path)
-    return node_id(src, ni, n)
+    return node_id(src, k, n)
 
 
 def _check_acyclic(g: ModelGraph, path: str) -> None:
@@ -366,8 +414,10 @@ def _finish(g: ModelGraph, entries: list, names: list[str], weights: Any, observ
             sub_weights = None
             if container is not None:
                 sub_entries = saved_layers(e["config"]["layers"], is_sequential(e))
+                within = {_entry_name(x, i): _names_within(x) for i, x in enumerate(e["config"]["layers"])
+                          if is_model_config(x)}
                 try:
-                    sub_weights = container.nested(a["name"], sub_entries)
+                    sub_weights = container.nested(a["name"], sub_entries, within)
                 except InspectorError as err:
                     if err.path is None:
                         err.path = path

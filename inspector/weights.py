@@ -253,7 +253,8 @@ class V3Container:
         return out
 
     @h5_errors
-    def nested(self, name: str, entries: list[tuple[str, str]]) -> "V3Container":
+    def nested(self, name: str, entries: list[tuple[str, str]],
+               within: dict[str, set[str]] | None = None) -> "V3Container":
         g = self.by_name.get(name)
         sub = _hard(g, "layers") if g is not None else None
         return V3Container(sub, entries)
@@ -320,11 +321,32 @@ class LegacyContainer:
         return [_dataset_info(d, _strip_var_suffix(wn)) for wn, d in ds]
 
     @h5_errors
-    def nested(self, name: str, entries: list[tuple[str, str]]) -> "LegacyContainer":
+    def nested(self, name: str, entries: list[tuple[str, str]],
+               within: dict[str, set[str]] | None = None) -> "LegacyContainer":
+        """The nested model's weights, split by its own layers.
+
+        Weight names are paths whose leading parts may be model scopes (Keras 3 writes
+        ``inner/dense/kernel`` for a layer of a nested Sequential ``inner``; tf-keras
+        ``dense/kernel:0``): the first part that names one of the nested model's layers is the
+        layer. A model nested one level deeper may be left out of the path (``inner_d/kernel``
+        for layer ``inner_d`` of model ``inner``): ``within`` maps each nested model among
+        ``entries`` to the layer names inside it, and such a weight goes to that model whole.
+        """
+        inner = {n for n, _ in entries}
+        owner = {leaf: m for m, leaves in (within or {}).items() for leaf in leaves}
         split: dict[str, list[tuple[str, Any]]] = {}
         for wn, d in self._datasets(name) or []:
-            head, _, rest = wn.partition("/")
-            split.setdefault(head, []).append((rest or head, d))
+            parts = wn.split("/")
+            at = next((i for i, p in enumerate(parts[:-1]) if p in inner), None)
+            if at is not None:
+                split.setdefault(parts[at], []).append(("/".join(parts[at + 1:]), d))
+                continue
+            deep = next((i for i, p in enumerate(parts[:-1]) if p in owner), None)
+            if deep is not None:
+                split.setdefault(owner[parts[deep]], []).append(("/".join(parts[deep:]), d))
+            else:
+                head, _, rest = wn.partition("/")
+                split.setdefault(head, []).append((rest or head, d))
         return LegacyContainer(None, split)
 
 

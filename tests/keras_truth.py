@@ -49,7 +49,13 @@ def keras3_calls(model: Any) -> dict[str, Any]:
             src_op, ni, ti = t._keras_history
             src_node = src_op._inbound_nodes[ni]
             edges[(nid(src_node), nid(node), ti)] += 1
-    return {"calls": calls, "edges": edges}
+
+    def ref(t):
+        op, ni, ti = t._keras_history
+        return nid(op._inbound_nodes[ni]), ti
+
+    return {"calls": calls, "edges": edges, "inputs": [ref(t)[0] for t in fn.inputs],
+            "outputs": [ref(t) for t in fn.outputs]}
 
 
 def our_edges(g) -> Counter:
@@ -86,6 +92,55 @@ def assert_matches_keras3(g, model) -> None:
     layer_names = [l.name for l in model.layers]
     assert g.layers == layer_names
     assert g.totals()["params_total"] == model.count_params()
+    assert g.inputs == truth["inputs"]
+    assert g.outputs == truth["outputs"]
+
+
+def tf_keras_truth(model: Any) -> dict[str, Any]:
+    """Calls, shapes, edges, inputs and outputs straight from a tf-keras (Keras 2) model's objects."""
+    calls, edges = {}, Counter()
+    node_ids = {}
+    in_model = set(model._network_nodes)
+    all_layers = [l for l in getattr(model, "_input_layers", []) if l not in model.layers] + model.layers
+    for layer in all_layers:
+        mine = [n for i, n in enumerate(layer._inbound_nodes) if f"{layer.name}_ib-{i}" in in_model]
+        for k, node in enumerate(mine):
+            node_ids[id(node)] = layer.name if len(mine) <= 1 else f"{layer.name}:{k}"
+    for layer in all_layers:
+        for i, node in enumerate(layer._inbound_nodes):
+            if id(node) not in node_ids:
+                continue
+            nid = node_ids[id(node)]
+            outs = node.outputs if isinstance(node.outputs, (list, tuple)) else [node.outputs]
+            calls[nid] = (layer, [tuple(t.shape) for t in outs])
+            for inbound_layer, ni, ti, _ in node.iterate_inbound():
+                edges[(node_ids[id(inbound_layer._inbound_nodes[ni])], nid, ti)] += 1
+
+    def ref(t):
+        layer, ni, ti = t._keras_history
+        return node_ids[id(layer._inbound_nodes[ni])], ti
+
+    return {"calls": calls, "edges": edges, "inputs": [ref(t)[0] for t in model.inputs],
+            "outputs": [ref(t) for t in model.outputs]}
+
+
+def assert_matches_tf_keras(g, model, shapes: bool = True) -> None:
+    """The acceptance check for a tf-keras graph model (``shapes=False``: structure and params only)."""
+    truth = tf_keras_truth(model)
+    calls = truth["calls"]
+    assert {n for n, a in g.nx.nodes(data=True) if not (a.get("synthetic") and n not in calls)} == set(calls)
+    assert Counter({k: v for k, v in our_edges(g).items() if k[0] in calls}) == truth["edges"]
+    for nid, (layer, outs) in calls.items():
+        a = g.node(nid)
+        if shapes:
+            assert [tuple(s) if s is not None else None for s in a["output_shapes"]] == outs, nid
+        if a["call_index"] == 0:
+            assert (a["params_trainable"] or 0) + (a["params_non_trainable"] or 0) == layer.count_params(), nid
+            assert a["params_trainable"] == sum(int(w.shape.num_elements()) for w in layer.trainable_weights)
+    assert g.totals()["params_total"] == model.count_params()
+    if calls.keys() >= set(truth["inputs"]):  # a Sequential's inputs may be our synthetic InputLayer
+        assert g.inputs == truth["inputs"]
+    assert g.outputs == truth["outputs"]
 
 
 def calls_per_layer(model: Any) -> Counter:

@@ -1,12 +1,11 @@
 """The static reader against Keras itself: samples, keras.applications, legacy h5, tf-keras."""
 from __future__ import annotations
 
-from collections import Counter
 
 import pytest
 
 import inspector
-from keras_truth import assert_matches_keras3, calls_per_layer, our_edges
+from keras_truth import assert_matches_keras3, assert_matches_tf_keras, calls_per_layer, our_edges
 from samples import seed_models
 
 GRAPH_SAMPLES = [n for n in seed_models.SAMPLES if n != "my_model"]
@@ -124,41 +123,6 @@ def tfk():
     return pytest.importorskip("tf_keras", reason="tf-keras (Keras 2) is not installed")
 
 
-def _tfk_truth(model):
-    """Calls, shapes, edges and params straight from a tf-keras (Keras 2) model's objects."""
-    calls, edges = {}, Counter()
-    node_ids = {}
-    in_model = set(model._network_nodes)
-    all_layers = [l for l in getattr(model, "_input_layers", []) if l not in model.layers] + model.layers
-    for layer in all_layers:
-        mine = [n for i, n in enumerate(layer._inbound_nodes) if f"{layer.name}_ib-{i}" in in_model]
-        for k, node in enumerate(mine):
-            node_ids[id(node)] = layer.name if len(mine) <= 1 else f"{layer.name}:{k}"
-    for layer in all_layers:
-        for i, node in enumerate(layer._inbound_nodes):
-            if id(node) not in node_ids:
-                continue
-            nid = node_ids[id(node)]
-            outs = node.outputs if isinstance(node.outputs, (list, tuple)) else [node.outputs]
-            calls[nid] = (layer, [tuple(t.shape) for t in outs])
-            for inbound_layer, ni, ti, _ in node.iterate_inbound():
-                edges[(node_ids[id(inbound_layer._inbound_nodes[ni])], nid, ti)] += 1
-    return calls, edges
-
-
-def _check_tfk(g, model):
-    calls, edges = _tfk_truth(model)
-    assert {n for n, a in g.nx.nodes(data=True) if not (a.get("synthetic") and n not in calls)} == set(calls)
-    assert Counter({k: v for k, v in our_edges(g).items() if k[0] in calls}) == edges
-    for nid, (layer, outs) in calls.items():
-        a = g.node(nid)
-        assert [tuple(s) for s in a["output_shapes"]] == outs, nid
-        if a["call_index"] == 0:
-            assert (a["params_trainable"] or 0) + (a["params_non_trainable"] or 0) == layer.count_params(), nid
-            assert a["params_trainable"] == sum(int(w.shape.num_elements()) for w in layer.trainable_weights)
-    assert g.totals()["params_total"] == model.count_params()
-
-
 def test_tf_keras_functional_h5(tfk, tmp_path):
     L = tfk.layers
     i = tfk.Input((12,), name="x")
@@ -174,7 +138,7 @@ def test_tf_keras_functional_h5(tfk, tmp_path):
     model.save(path)
     g = inspector.read(path)
     assert g.meta["keras_version"].startswith("2.")
-    _check_tfk(g, model)
+    assert_matches_tf_keras(g, model)
 
 
 def test_tf_keras_sequential_h5(tfk, tmp_path):
@@ -184,7 +148,7 @@ def test_tf_keras_sequential_h5(tfk, tmp_path):
     path = str(tmp_path / "tfks.h5")
     model.save(path)
     g = inspector.read(path)
-    _check_tfk(g, model)
+    assert_matches_tf_keras(g, model)
     assert g.layers == [l.name for l in model.layers]
 
 
