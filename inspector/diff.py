@@ -20,10 +20,11 @@ _IGNORED_CONFIG = {"name", "shared_object_id"}
 
 
 def _config(a: dict) -> Any:
+    """The config as a saved file has it: a live model's configs hold tuples where JSON has lists."""
     def clean(v: Any) -> Any:
         if isinstance(v, dict):
             return {k: clean(x) for k, x in v.items() if k not in _IGNORED_CONFIG}
-        if isinstance(v, list):
+        if isinstance(v, (list, tuple)):
             return [clean(x) for x in v]
         return v
 
@@ -47,7 +48,7 @@ def diff(a: ModelGraph, b: ModelGraph) -> dict[str, Any]:
         what: dict[str, Any] = {}
         if x.get("class_name") != y.get("class_name"):
             what["class_name"] = [x.get("class_name"), y.get("class_name")]
-        if _shapes(x) != _shapes(y):
+        if _shapes_differ(x, y):
             what["output_shapes"] = [fmt_shapes(x.get("output_shapes")), fmt_shapes(y.get("output_shapes"))]
         if _params(x) != _params(y):
             what["params"] = [_total(x), _total(y)]
@@ -82,6 +83,15 @@ def is_empty(d: dict[str, Any]) -> bool:
 
 def _shapes(a: dict) -> list:
     return [list(s) if s is not None else None for s in a.get("output_shapes") or []]
+
+
+def _shapes_differ(x: dict, y: dict) -> bool:
+    """Output shapes known on both sides and different. An unknown shape is no change: a saved
+    file cannot tell a custom layer's output shape, the same model built in Python can."""
+    sx, sy = _shapes(x), _shapes(y)
+    if any(s is None for s in sx + sy) or not sx or not sy:
+        return any(a is not None and b is not None and a != b for a, b in zip(sx, sy))
+    return sx != sy
 
 
 def _total(a: dict) -> Any:
