@@ -303,6 +303,15 @@ def _refuse(where: str, ref: str, why: str, path: str, extra: str = "") -> None:
     raise UnsafeModel(f"{where} refers to {ref} ({why}){extra} — refusing; nothing was executed", path)
 
 
+def _plain_compat_math(op: str) -> bool:
+    """tf-keras saves plain ``tf.transpose``, ``tf.squeeze``, ``tf.gather``, ``x // y`` ... under
+    ``compat.v1.*`` names. Those the shape rules model (pure array maths) are not refused with
+    the rest of ``tf.compat`` (which also holds ``py_func``, ``gfile``, sessions)."""
+    from .shapes_seq import TF_FUNCTIONS
+
+    return op.startswith("compat.v1.") and op in TF_FUNCTIONS
+
+
 def _audit_object(obj: dict, where: str, path: str) -> None:
     module = obj.get("module") if isinstance(obj.get("module"), str) else None
     cls = obj.get("class_name") if isinstance(obj.get("class_name"), str) else None
@@ -315,7 +324,8 @@ def _audit_object(obj: dict, where: str, path: str) -> None:
         _refuse(where, f"TFSMLayer({quote(target)})", "it loads and runs an external TensorFlow SavedModel", path)
     if short in ("TFOpLambda", "SlicingOpLambda") and isinstance(cfg, dict):
         op = cfg.get("function")
-        if isinstance(op, str) and (op.startswith(_TF_OP_DANGEROUS) or _danger("tensorflow", op)):
+        if isinstance(op, str) and not _plain_compat_math(op) and (
+                op.startswith(_TF_OP_DANGEROUS) or _danger("tensorflow", op)):
             _refuse(where, quote(f"tf.{op}"), "a TensorFlow function that touches files or runs Python", path)
     if short in _LOOKUP_LAYERS and isinstance(cfg, dict):
         for key in ("vocabulary", "idf_weights", "vocabulary_file"):

@@ -178,6 +178,9 @@ def _parse_call(call: Any, names: set[str], path: str, layer: str) -> tuple[list
     kwargs: dict = {}
     if isinstance(call, dict):  # Keras 3
         kwargs = {k: v for k, v in (call.get("kwargs") or {}).items() if not _has_tensor(v)} if isinstance(call.get("kwargs"), dict) else {}
+        args, constant = _stub_tensors(call.get("args"))
+        if constant:  # x[key], take(x, [1, 2]), add(x, 1.5): shape rules read them (shapes_ops)
+            kwargs["__args__"] = args
         stack: list[Any] = [call.get("kwargs") or {}, call.get("args") or []]
         while stack:
             v = stack.pop()
@@ -197,12 +200,17 @@ def _parse_call(call: Any, names: set[str], path: str, layer: str) -> tuple[list
     elif isinstance(call, list):  # Keras 2: [[name, node, tensor, kwargs], ...]
         if call and isinstance(call[0], str):  # tf-keras writes a one-tensor TF-op call unwrapped
             call = [call]
+        args: list[Any] = []
         for item in call:
             if not (isinstance(item, list) and len(item) >= 3 and isinstance(item[0], str)):
                 raise BadGraph(f"layer {layer!r} has a malformed inbound node {item!r:.80}", path)
-            if not (isinstance(item[1], int) and isinstance(item[2], int)):
+            if item[0] == "_CONSTANT_VALUE":  # tf-keras's `1.0 - x`: the constant first, x among its kwargs
+                args.append(item[2])
+            elif not (isinstance(item[1], int) and isinstance(item[2], int)):
                 raise BadGraph(f"layer {layer!r} has a malformed inbound node {item!r:.80}", path)
-            tensors.append(((item[0], item[1], item[2]), None, None))
+            else:
+                tensors.append(((item[0], item[1], item[2]), None, None))
+                args.append(dict(TENSOR_STUB))
             kw = item[3] if len(item) > 3 and isinstance(item[3], dict) else {}
             for k, v in kw.items():
                 stack2 = [v]
@@ -216,9 +224,37 @@ def _parse_call(call: Any, names: set[str], path: str, layer: str) -> tuple[list
                         stack2.extend(x.values() if isinstance(x, dict) else x)
                 if not found:
                     kwargs[k] = v
+        if any(a != TENSOR_STUB for a in args):
+            kwargs["__args__"] = args
     else:
         raise BadGraph(f"layer {layer!r} has an inbound node that is neither a list nor an object", path)
     return tensors, kwargs
+
+
+#: What a tensor among a call's saved positional args becomes in ``call_kwargs["__args__"]``.
+TENSOR_STUB = {"class_name": "__keras_tensor__"}
+
+
+def _stub_tensors(args: Any) -> tuple[list, bool]:
+    """A Keras 3 call's positional args with each tensor cut to :data:`TENSOR_STUB`, and whether
+    any constant (a key, indices, a number) is among them. Iterative: configs can nest deep."""
+    if not isinstance(args, list):
+        return [], False
+    out: list = []
+    constant = False
+    stack: list[tuple[Any, list]] = [(a, out) for a in reversed(args)]
+    while stack:
+        v, into = stack.pop()
+        if isinstance(v, dict) and v.get("class_name") == "__keras_tensor__":
+            into.append(dict(TENSOR_STUB))
+        elif isinstance(v, list):
+            inner: list = []
+            into.append(inner)
+            stack.extend((x, inner) for x in reversed(v))
+        else:
+            constant = True
+            into.append(v)
+    return out, constant
 
 
 def _has_tensor(v: Any) -> bool:

@@ -11,8 +11,10 @@ Both config dialects are understood: Keras 3 (``InputLayer.batch_shape``,
 layer's ``compute_output_shape`` in Keras itself; deviations are documented
 where Keras' symbolic shape is known to be wrong at run time.
 
-Spatial layers live in :mod:`inspector.shapes_conv`, RNN/attention/``keras.ops``
-in :mod:`inspector.shapes_seq`, shared parsing helpers in
+Spatial and categorical preprocessing layers live in
+:mod:`inspector.shapes_conv`, RNN/attention and tf-keras TF-op layers in
+:mod:`inspector.shapes_seq`, ``keras.ops`` nodes in
+:mod:`inspector.shapes_ops`, shared parsing helpers in
 :mod:`inspector.shapes_common`.
 """
 
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import re
 
-from . import shapes_conv, shapes_seq
+from . import shapes_conv, shapes_dtypes, shapes_ops, shapes_seq
 from .shapes_common import (
     Handler,
     Shape,
@@ -55,9 +57,11 @@ def infer_output_shapes(
     also be given there as a shape or serialized ``__keras_tensor__``.
 
     Returns ``None`` -- never raises -- for unknown classes (``Lambda``,
-    ``TFOpLambda``, custom layers), missing input shapes, unsupported
-    ``keras.ops`` and any config that does not make sense, because a wrong
-    shape is worse than an honest "unknown" for a static inspector.
+    custom layers), missing input shapes, unsupported ``keras.ops`` and TF
+    functions (``TFOpLambda``) and any config that does not make sense,
+    because a wrong shape is worse than an honest "unknown" for a static
+    inspector.  ``call_kwargs["__args__"]`` may carry a Keras 3 node's saved
+    positional args (see :mod:`inspector.shapes_ops`).
     """
     try:
         if not isinstance(class_name, str) or not isinstance(config, dict):
@@ -90,7 +94,33 @@ def infer_output_dtypes(
     ``None`` (or ``None`` entries) means "no rule": the reader then uses the layer's own
     dtype policy, else the first input's dtype. Never raises.
     """
-    return None
+    try:
+        if not isinstance(class_name, str) or not isinstance(config, dict):
+            return None
+        name = _short_name(class_name)
+        dtypes = [d if isinstance(d, str) else None
+                  for d in (input_dtypes or [])]
+        kw = call_kwargs if isinstance(call_kwargs, dict) else {}
+        if _is_op(config) and name in _OPS:
+            out = shapes_dtypes.op_dtypes(name, config, dtypes, kw)
+        elif name in ("TFOpLambda", "SlicingOpLambda"):
+            out = shapes_dtypes.tf_op_dtypes(config, dtypes, kw)
+        else:
+            out = [shapes_conv.preprocessing_dtype(name, config,
+                                                   _policy(config))]
+        if not isinstance(out, list) or all(d is None for d in out):
+            return None
+        return [d if isinstance(d, str) else None for d in out]
+    except Exception:  # garbage in -> no rule
+        return None
+
+
+def _policy(config: dict) -> str | None:
+    """A layer's dtype policy name (Keras 2 string or Keras 3 dict)."""
+    dtype = config.get("dtype")
+    if isinstance(dtype, dict):
+        dtype = (dtype.get("config") or {}).get("name")
+    return dtype if isinstance(dtype, str) else None
 
 
 def _short_name(class_name: str) -> str:
@@ -108,10 +138,12 @@ def _is_op(config: dict) -> bool:
 
 def _lookup(class_name: str, config: dict) -> Handler | None:
     name = _short_name(class_name)
-    if _is_op(config) and (name in shapes_seq.OP_HANDLERS or
-                           name in _OP_NAME_CLASHES):
-        return shapes_seq.OP_HANDLERS.get(name)
+    if _is_op(config) and (name in _OPS or name in _OP_NAME_CLASHES):
+        return _OPS.get(name)
     return _LAYERS.get(name)
+
+
+_OPS = {**shapes_ops.OP_HANDLERS, **shapes_ops.CONTRACTION_HANDLERS}
 
 
 # Layer names that are also keras.ops class names with other semantics.
@@ -292,14 +324,6 @@ def _dot(cn: str, config: dict, shapes: list, kw: dict) -> Shape:
     return tuple(out + [1] if len(out) == 1 else out)
 
 
-def _lookup_layer(cn: str, config: dict, shapes: list, kw: dict) -> Shape:
-    """String/IntegerLookup, Hashing, Discretization in the default "int"
-    output mode map element-wise; other modes depend on vocabulary state."""
-    if config.get("output_mode", "int") != "int":
-        raise ShapeError("non-int output_mode")
-    return first(shapes)
-
-
 # --------------------------------------------------------------------------
 # wrappers (recursive)
 # --------------------------------------------------------------------------
@@ -401,8 +425,6 @@ _LAYERS: dict[str, Handler] = {
     "Add": _merge, "Subtract": _merge, "Multiply": _merge,
     "Average": _merge, "Maximum": _merge, "Minimum": _merge,
     "Dot": _dot,
-    "StringLookup": _lookup_layer, "IntegerLookup": _lookup_layer,
-    "Hashing": _lookup_layer, "Discretization": _lookup_layer,
     "TimeDistributed": _time_distributed,
     "Bidirectional": _bidirectional,
     "SpectralNormalization": _wrapped_identity,

@@ -230,3 +230,161 @@ def reshape_dims(input_dims: Shape, target: Any) -> Shape:
     if known == 0 or size % known:
         raise ShapeError("reshape target does not divide the input size")
     return tuple(size // known if d == -1 else d for d in tgt)
+
+
+def reduce_shape(shape: Shape, axis: Any, keepdims: bool) -> Shape:
+    """``operation_utils.reduce_shape`` (also TF's ``reduce_*``): ``axis``
+    None reduces every axis; an int or a list of ints reduces those."""
+    if axis is None:
+        return (1,) * len(shape) if keepdims else ()
+    axes = {canonical_axis(a, len(shape))
+            for a in ([axis] if is_int(axis) else list(axis))}
+    if keepdims:
+        return tuple(1 if i in axes else d for i, d in enumerate(shape))
+    return tuple(d for i, d in enumerate(shape) if i not in axes)
+
+
+def is_tensor_ref(value: Any) -> bool:
+    """A serialized Keras 3 tensor (``__keras_tensor__``) among call args."""
+    return isinstance(value, dict) and \
+        value.get("class_name") == "__keras_tensor__"
+
+
+def const_shape(value: Any) -> Shape:
+    """Shape of a constant saved among call args: a Python scalar is ``()``,
+    a (nested, rectangular) list its NumPy shape, Keras 3's ``__numpy__``
+    dict the shape of its ``value``.  Strings and anything else raise."""
+    if isinstance(value, dict) and value.get("class_name") == "__numpy__":
+        value = (value.get("config") or {}).get("value")
+    if isinstance(value, (bool, int, float)):
+        return ()
+    if not isinstance(value, (list, tuple)):
+        raise ShapeError(f"not a numeric constant: {value!r:.40}")
+    if not value:
+        return (0,)
+    inner = {const_shape(v) for v in value}
+    if len(inner) != 1:
+        raise ShapeError("ragged constant")
+    return (len(value), *inner.pop())
+
+
+def pad_pairs(width: Any) -> list[tuple[int, int]]:
+    """``Pad._process_pad_width``: ``p``, ``(lo, hi)`` (for every axis) or
+    one ``(lo, hi)`` / ``(p,)`` per axis."""
+    if is_int(width):
+        return [(as_int(width, 0),) * 2]
+    if isinstance(width, (list, tuple)) and width and is_int(width[0]):
+        return [(as_int(width[0], 0), as_int(width[1], 0))]
+    pairs = []
+    for pw in width:
+        if len(pw) not in (1, 2):
+            raise ShapeError("pad widths must be pairs")
+        pairs.append((as_int(pw[0], 0), as_int(pw[-1], 0)))
+    return pairs
+
+
+def _key_item(item: Any) -> Any:
+    """One saved index: an int, ``None`` (newaxis), ``slice`` (Keras 3's
+    ``__slice__`` dict or tf-keras' ``{start, stop, step}``) or ``...``."""
+    if item is None or is_int(item):
+        return item
+    if isinstance(item, dict):
+        name = item.get("class_name")
+        if name == "__ellipsis__":
+            return Ellipsis
+        cfg = item.get("config") if name == "__slice__" else item
+        if isinstance(cfg, dict) and set(cfg) <= {"start", "stop", "step"}:
+            parts = [cfg.get(k) for k in ("start", "stop", "step")]
+            if all(p is None or is_int(p) for p in parts) and parts[2] != 0:
+                return slice(*parts)
+    raise ShapeError(f"unsupported index {item!r:.60}")
+
+
+def get_item(shape: Shape, key: Any) -> Shape:
+    """``GetItem.compute_output_spec`` (TF's strided slice agrees): ints
+    drop an axis, slices keep it (size from Python's slice arithmetic when
+    known), ``None`` inserts a 1, one ``...`` stands for the axes left."""
+    items = [_key_item(k)
+             for k in (key if isinstance(key, (list, tuple)) else [key])]
+    if items.count(Ellipsis) > 1:
+        raise ShapeError("more than one ellipsis")
+    if Ellipsis not in items:
+        items.append(Ellipsis)
+    remaining, out = list(shape), []
+    for pos, item in enumerate(items):
+        if item is Ellipsis:
+            needed = sum(1 for k in items[pos + 1:] if k is not None)
+            take = len(remaining) - needed
+            if take < 0:
+                raise ShapeError("too many indices")
+            out += remaining[:take]
+            remaining = remaining[take:]
+        elif item is None:
+            out.append(1)
+        else:
+            if not remaining:
+                raise ShapeError("too many indices")
+            size = remaining.pop(0)
+            if isinstance(item, slice):
+                out.append(None if size is None
+                           else len(range(*item.indices(size))))
+            elif size is not None and not -size <= item < size:
+                raise ShapeError("index out of range")
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------
+# dtypes
+# --------------------------------------------------------------------------
+
+# Keras 3's type-promotion lattice (``keras/src/backend/common/dtypes.py``,
+# JAX's): each dtype's direct supertypes; "int"/"float" are the weak types
+# of Python scalars.
+_LATTICE = {
+    "bool": ("int",), "int": ("uint8", "int8"), "uint8": ("int16", "uint16"),
+    "uint16": ("int32", "uint32"), "uint32": ("int64", "uint64"),
+    "uint64": ("float",), "int8": ("int16",), "int16": ("int32",),
+    "int32": ("int64",), "int64": ("float",), "float": ("float16",
+                                                        "bfloat16"),
+    "float16": ("float32",), "bfloat16": ("float32",),
+    "float32": ("float64",), "float64": (),
+}
+
+
+def _upper(dtype: str) -> set[str]:
+    seen, todo = set(), [dtype]
+    while todo:
+        d = todo.pop()
+        if d not in seen:
+            seen.add(d)
+            todo.extend(_LATTICE[d])
+    return seen
+
+
+def is_floating(dtype: Any) -> bool:
+    return isinstance(dtype, str) and "float" in dtype
+
+
+def result_type(*dtypes: Any) -> str | None:
+    """``keras.backend.result_type`` for dtype names and the weak Python
+    types "int"/"float" (a Python int/float constant): the least upper
+    bound in the lattice, weak results resolved to int32 / float32.  None
+    when a dtype is unknown or outside the lattice (strings, complex)."""
+    if not dtypes or any(d not in _LATTICE for d in dtypes):
+        return None
+    common = set.intersection(*(_upper(d) for d in dtypes))
+    least = [d for d in common if common <= _upper(d)]
+    if len(least) != 1:
+        return None
+    return {"int": "int32", "float": "float32"}.get(least[0], least[0])
+
+
+def const_dtype(value: Any) -> str | None:
+    """Weak dtype of a Python constant among call args (None otherwise)."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    return None

@@ -1,5 +1,7 @@
-"""Static output shapes of spatial layers: convolutions, pooling, padding,
-cropping, up-sampling and image resizing.
+"""Static output shapes of spatial layers: convolutions (ConvLSTM too),
+pooling, padding, cropping, up-sampling and image resizing; and of the
+categorical preprocessing layers (lookups, hashing, discretization, category
+encoding), whose output dtypes are not their dtype policy either.
 
 The arithmetic mirrors Keras' own ``compute_output_shape`` implementations
 (``keras/src/ops/operation_utils.py``: ``compute_conv_output_shape`` and
@@ -245,6 +247,121 @@ def resize_like(class_name: str, config: dict, shapes: list, kw: dict) -> Shape:
     return tuple(shape)
 
 
+def conv_lstm(class_name: str, config: dict, shapes: list,
+              kw: dict) -> list[Shape]:
+    """ConvLSTM1D/2D/3D (``ConvLSTM.compute_output_shape``): each time
+    step is convolved like ``ConvND`` (padding "valid"/"same"); the output
+    is that per-step shape, with the time axis when ``return_sequences``,
+    followed by the two states (h, c) when ``return_state``."""
+    shape = first(shapes)
+    n = _rank_of(class_name)
+    need_rank(shape, n + 3)
+    _padding(config, ("valid", "same"))
+    step = conv(f"Conv{n}D", config, [(shape[0], *shape[2:])], kw)
+    out = ((shape[0], shape[1], *step[1:])
+           if config.get("return_sequences", False) else step)
+    return [out, step, step] if config.get("return_state", False) else [out]
+
+
+# --------------------------------------------------------------------------
+# categorical preprocessing layers
+# --------------------------------------------------------------------------
+
+def _encoded(shape: Shape, depth: Dim, one_hot: bool) -> Shape:
+    """Keras 3's ``compute_output_shape`` for an encoding ``output_mode``:
+    one_hot appends the depth axis (replacing a trailing 1), multi_hot /
+    count / tf_idf replace the last (sample) axis with it.  Rank > 2 is
+    left unknown: there the symbolic shape and the computed one can differ
+    (multi_hot: Keras says (None, 3, 5) for a (None, 3, 4) input, the call
+    returns (None, 4, 5))."""
+    if len(shape) > 2:
+        raise ShapeError("encoding of a rank > 2 input")
+    if not shape:
+        return (depth,)
+    if one_hot and (shape[-1] != 1 or len(shape) == 1):
+        return (*shape, depth)
+    return (*shape[:-1], depth)
+
+
+def _mode(config: dict, allowed: tuple[str, ...]) -> str:
+    mode = config.get("output_mode", "int")
+    if mode not in allowed:
+        raise ShapeError(f"unknown output_mode {mode!r}")
+    return mode
+
+
+def category_encoding(class_name: str, config: dict, shapes: list,
+                      kw: dict) -> Shape:
+    mode = _mode(config, ("one_hot", "multi_hot", "count"))
+    return _encoded(first(shapes), as_int(config.get("num_tokens"), 1),
+                    mode == "one_hot")
+
+
+def hashed_crossing(class_name: str, config: dict, shapes: list,
+                    kw: dict) -> Shape:
+    """HashedCrossing of two features of equal last axis."""
+    if len(shapes) != 2 or any(s is None or not s for s in shapes):
+        raise ShapeError("HashedCrossing takes two known inputs")
+    if shapes[0][-1] != shapes[1][-1]:
+        raise ShapeError("HashedCrossing inputs differ")
+    if _mode(config, ("int", "one_hot")) == "int":
+        return shapes[0]
+    return _encoded(shapes[0], as_int(config.get("num_bins"), 1), True)
+
+
+def _lookup_depth(class_name: str, config: dict) -> int:
+    """Encoding width: Hashing ``num_bins``; Discretization bins (from
+    ``bin_boundaries`` when saved); String/IntegerLookup ``max_tokens``
+    when padded to it, else the vocabulary size saved at call time."""
+    if class_name == "Hashing":
+        return as_int(config.get("num_bins"), 1)
+    if class_name == "Discretization":
+        bounds = config.get("bin_boundaries")
+        if isinstance(bounds, list):
+            return len(bounds) + 1
+        return as_int(config.get("num_bins"), 1)
+    key = "max_tokens" if config.get("pad_to_max_tokens") else \
+        "vocabulary_size"
+    return as_int(config.get(key), 1)
+
+
+def lookup_layer(class_name: str, config: dict, shapes: list,
+                 kw: dict) -> Shape:
+    """String/IntegerLookup, Hashing and Discretization: "int" maps element
+    per element, the other modes encode to the depth of
+    :func:`_lookup_depth`."""
+    mode = _mode(config, ("int", "one_hot", "multi_hot", "count", "tf_idf"))
+    if mode == "int":
+        return first(shapes)
+    if class_name == "Hashing" and mode == "one_hot" and \
+            first(shapes)[1:] != (1,):
+        # Hashing's symbolic shape drops this axis; its call keeps it
+        raise ShapeError("Hashing one_hot of a non-(batch, 1) input")
+    return _encoded(first(shapes), _lookup_depth(class_name, config),
+                    mode == "one_hot")
+
+
+def preprocessing_dtype(class_name: str, config: dict,
+                        policy: str | None) -> str | None:
+    """Output dtype of the categorical layers when it is not their dtype
+    policy (``policy``): lookups give int64 indices in "int" mode and floatx
+    otherwise; inverted, they give their vocabulary's dtype (what the call
+    returns; Keras 3's symbolic dtype says int64).  Keras 3's
+    Discretization gives int32 indices while keeping a float policy
+    (tf-keras' has an int policy, used as is)."""
+    mode = config.get("output_mode", "int")
+    if class_name in ("StringLookup", "IntegerLookup"):
+        if mode != "int":
+            return "float32"
+        if not config.get("invert"):
+            return "int64"
+        return "string" if class_name == "StringLookup" else \
+            config.get("vocabulary_dtype", "int64")
+    if class_name == "Discretization" and mode == "int":
+        return policy if policy and "int" in policy else "int32"
+    return None
+
+
 def register(table: dict[str, Handler]) -> None:
     """Add this module's handlers (and Keras 2 alias names) to ``table``."""
     for n in (1, 2, 3):
@@ -270,3 +387,10 @@ def register(table: dict[str, Handler]) -> None:
         table[f"SeparableConvolution{n}D"] = conv
     for name in ("Resizing", "CenterCrop", "RandomCrop"):
         table[name] = resize_like
+    for n in (1, 2, 3):
+        table[f"ConvLSTM{n}D"] = conv_lstm
+    table["CategoryEncoding"] = category_encoding
+    table["HashedCrossing"] = hashed_crossing
+    for name in ("StringLookup", "IntegerLookup", "Hashing",
+                 "Discretization"):
+        table[name] = lookup_layer

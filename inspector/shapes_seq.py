@@ -1,9 +1,14 @@
 """Static output shapes of sequence layers (RNNs, attention) and of the
-``keras.ops`` operations that Keras 3 serialises as graph nodes.
+TF-op layers tf-keras saves between layers (``TFOpLambda``,
+``SlicingOpLambda``).
 
 Mirrors ``keras/src/layers/rnn/rnn.py``, ``attention/multi_head_attention.py``
-and ``attention/attention.py`` plus the ``compute_output_spec`` methods in
-``keras/src/ops/numpy.py`` / ``nn.py``.
+and ``attention/attention.py``.  A TF-op layer's TF function is named in its
+config (``"function": "math.reduce_mean"``) and its call arguments are the
+node's kwargs (tf-keras binds positional ones to their names too: ``{"axis":
+1}``, ``{"y": 1.0}``); its shape follows the matching ``keras.ops`` rule of
+:mod:`inspector.shapes_ops`, TF's own conventions (``argmax`` over axis 0 by
+default, ``int64`` indices, no dtype promotion) applied on top.
 """
 
 from __future__ import annotations
@@ -19,11 +24,16 @@ from .shapes_common import (
     canonical_axis,
     first,
     is_int,
+    const_shape,
+    get_item,
+    is_tensor_ref,
     need_rank,
     numpy_broadcast,
-    reshape_dims,
     unwrap_layer,
 )
+from .shapes_ops import ARGS_KEY, OP_HANDLERS  # OP_HANDLERS: also re-exported
+
+_TENSOR = {"class_name": "__keras_tensor__"}  # stands for a tensor operand
 
 # Number of state tensors each recurrent layer returns with return_state.
 _RNN_STATES = {"SimpleRNN": 1, "GRU": 1, "LSTM": 2, "CuDNNGRU": 1,
@@ -149,127 +159,204 @@ def dot_attention(class_name: str, config: dict, shapes: list,
 
 
 # --------------------------------------------------------------------------
-# keras.ops nodes (module keras.src.ops.*).  Their shapes include the batch
-# axis like any other tensor: ops do not special-case it.
+# tf-keras TF-op layers
 # --------------------------------------------------------------------------
 
-OP_UNARY = frozenset({
-    "Absolute", "Abs", "Negative", "Square", "Sqrt", "Rsqrt", "Exp", "Log",
-    "Relu", "Relu6", "Sigmoid", "HardSigmoid", "Tanh", "Silu", "Swish",
-    "Gelu", "Elu", "Selu", "Softplus", "Softsign", "LeakyRelu", "Softmax",
-    "LogSoftmax", "Erf", "Cast", "Sin", "Cos", "Reciprocal", "Sign",
-    "StopGradient",
-})
-OP_BINARY = frozenset({
-    "Add", "Subtract", "Multiply", "Divide", "TrueDivide", "Power",
-    "Maximum", "Minimum",
-})
-
-
-def op_unary(class_name: str, config: dict, shapes: list, kw: dict) -> Shape:
-    return first(shapes)
-
-
-def op_binary(class_name: str, config: dict, shapes: list, kw: dict) -> Shape:
-    """Broadcasting binary op.  A single tensor input means the other operand
-    was a Python/NumPy constant kept in the node's args; we assume it is a
-    scalar (the usual ``x * 0.5`` case) so the tensor shape passes through."""
-    if not shapes or any(s is None for s in shapes):
-        raise ShapeError("unknown operand shape")
-    out = shapes[0]
-    for s in shapes[1:]:
-        out = numpy_broadcast(out, s)
-    return out
-
-
-def op_reshape(class_name: str, config: dict, shapes: list, kw: dict) -> Shape:
-    return reshape_dims(first(shapes), config.get("newshape"))
-
-
-def op_transpose(class_name: str, config: dict, shapes: list,
-                 kw: dict) -> Shape:
-    shape = first(shapes)
-    axes = config.get("axes")
-    if axes is None:
-        return tuple(reversed(shape))
-    axes = [canonical_axis(a, len(shape)) for a in axes]
-    if sorted(axes) != list(range(len(shape))):
-        raise ShapeError("transpose axes are not a permutation")
-    return tuple(shape[a] for a in axes)
-
-
-def op_concatenate(class_name: str, config: dict, shapes: list,
-                   kw: dict) -> Shape:
-    if not shapes or any(s is None for s in shapes):
-        raise ShapeError("unknown operand shape")
-    out = list(shapes[0])
-    axis = canonical_axis(config.get("axis", 0), len(out))
-    total: int | None = 0
-    for s in shapes:
-        if len(s) != len(out):
-            raise ShapeError("concatenate rank mismatch")
-        total = None if total is None or s[axis] is None else total + s[axis]
-    out[axis] = total
-    return tuple(out)
-
-
-def op_matmul(class_name: str, config: dict, shapes: list, kw: dict) -> Shape:
-    """``operation_utils.compute_matmul_output_shape`` (NumPy semantics)."""
-    if len(shapes) != 2 or shapes[0] is None or shapes[1] is None:
-        raise ShapeError("matmul needs two operand shapes")
-    a, b = shapes
-    if not a or not b:
-        raise ShapeError("matmul of a scalar")
-    a_1d, b_1d = len(a) == 1, len(b) == 1
-    if a_1d:
-        a = (1, a[0])
-    if b_1d:
-        b = (b[0], 1)
-    if a[-1] is not None and b[-2] is not None and a[-1] != b[-2]:
-        raise ShapeError("matmul inner dimensions differ")
-    out = list(numpy_broadcast(a[:-2], b[:-2])) + [a[-2], b[-1]]
-    if a_1d:
-        del out[-2]
-    if b_1d:
-        del out[-1]
-    return tuple(out)
-
-
-def op_expand_dims(class_name: str, config: dict, shapes: list,
-                   kw: dict) -> Shape:
-    shape = first(shapes)
-    axis: Any = config.get("axis")
-    axes = [axis] if is_int(axis) else list(axis)
-    rank = len(shape) + len(axes)
-    axes = [canonical_axis(a, rank) for a in axes]
-    it = iter(shape)
-    return tuple(1 if i in axes else next(it) for i in range(rank))
-
-
-def op_squeeze(class_name: str, config: dict, shapes: list, kw: dict) -> Shape:
-    shape = list(first(shapes))
-    axis = config.get("axis")
-    if axis is None:
-        return tuple(d for d in shape if d != 1)
-    axes = [axis] if is_int(axis) else list(axis)
-    axes = sorted({canonical_axis(a, len(shape)) for a in axes}, reverse=True)
-    for a in axes:
-        if shape[a] not in (1, None):
-            raise ShapeError("cannot squeeze a non-1 axis")
-        del shape[a]
-    return tuple(shape)
-
-
-OP_HANDLERS: dict[str, Handler] = {
-    **{name: op_unary for name in OP_UNARY},
-    **{name: op_binary for name in OP_BINARY},
-    "Reshape": op_reshape,
-    "Transpose": op_transpose,
-    "Concatenate": op_concatenate,
-    "Matmul": op_matmul,
-    "ExpandDims": op_expand_dims,
-    "Squeeze": op_squeeze,
+_TF_UNARY = frozenset("""
+    nn.relu nn.relu6 nn.elu nn.selu nn.gelu nn.silu nn.swish nn.leaky_relu
+    nn.softmax nn.log_softmax nn.softplus nn.softsign nn.sigmoid nn.tanh
+    nn.bias_add nn.l2_normalize math.l2_normalize math.sigmoid math.tanh
+    math.exp math.log math.log1p math.sqrt math.rsqrt math.square math.abs
+    math.negative math.sign math.sin math.cos math.erf math.reciprocal
+    math.softplus math.round math.floor math.ceil math.logical_not
+    math.is_nan math.is_inf math.is_finite math.cumsum math.cumprod identity
+    stop_gradient clip_by_value reverse sort argsort zeros_like ones_like
+    cast saturate_cast nn.dropout
+""".split())
+_TF_BINARY = frozenset("""
+    __operators__.add math.add math.subtract math.multiply math.truediv
+    math.divide math.floordiv compat.v1.floor_div math.floormod math.pow
+    math.maximum math.minimum math.squared_difference math.add_n
+    math.equal math.not_equal math.greater math.greater_equal math.less
+    math.less_equal math.logical_and math.logical_or math.logical_xor
+    __operators__.eq __operators__.ne
+""".split())
+_TF_REDUCE = frozenset(f"math.reduce_{r}" for r in (
+    "mean", "sum", "max", "min", "prod", "std", "variance", "any", "all",
+    "logsumexp", "euclidean_norm")) | {"compat.v1.norm", "norm",
+                                       "linalg.norm"}
+_TF_BOOL = frozenset("""
+    math.equal math.not_equal math.greater math.greater_equal math.less
+    math.less_equal math.logical_and math.logical_or math.logical_xor
+    __operators__.eq __operators__.ne math.logical_not math.is_nan
+    math.is_inf math.is_finite math.reduce_any math.reduce_all
+""".split())
+# TF function -> (keras.ops class, {tf kwarg: op config key}, defaults)
+_TF_AS_OP: dict[str, tuple[str, dict[str, str], dict[str, Any]]] = {
+    "concat": ("Concatenate", {"axis": "axis"}, {}),
+    "stack": ("Stack", {"axis": "axis"}, {}),
+    "reshape": ("Reshape", {"shape": "newshape"}, {}),
+    "expand_dims": ("ExpandDims", {"axis": "axis"}, {}),
+    "tile": ("Tile", {"multiples": "repeats"}, {}),
+    "repeat": ("Repeat", {"repeats": "repeats", "axis": "axis"}, {}),
+    "math.argmax": ("Argmax", {"axis": "axis"}, {"axis": 0}),
+    "math.argmin": ("Argmin", {"axis": "axis"}, {"axis": 0}),
+    "math.top_k": ("TopK", {"k": "k"}, {}),
+    "nn.top_k": ("TopK", {"k": "k"}, {}),
+    **{f: ("Transpose", {"perm": "axes"}, {})
+       for f in ("transpose", "compat.v1.transpose")},
+    **{f: ("Squeeze", {"squeeze_dims": "axis", "axis": "axis"}, {})
+       for f in ("squeeze", "compat.v1.squeeze")},
+    **{f: ("Pad", {"paddings": "pad_width"}, {})
+       for f in ("pad", "compat.v1.pad")},
 }
+
+
+def _tf_const_operands(kw: dict, names: tuple[str, ...]) -> list:
+    """Constant (non-tensor) operands: the call kwargs ``names`` and a
+    leading constant (tf-keras' ``_CONSTANT_VALUE`` of ``1.0 - x``) if the
+    reader passes it in ``__args__``."""
+    consts = [kw[n] for n in names if n in kw and kw[n] is not None]
+    args = kw.get(ARGS_KEY)
+    if isinstance(args, list):
+        consts += [a for a in args if not is_tensor_ref(a)]
+    return consts
+
+
+def _tf_binary(fn: str, shapes: list, kw: dict) -> Shape:
+    """Broadcast the tensor operands with the constant ones.  An operand
+    that was not saved leaves the shape unknown: ``x == y`` keeps neither
+    ``y``, and ``1.0 - x``'s leading constant needs ``__args__``."""
+    consts = _tf_const_operands(kw, ("x", "y"))
+    if fn != "math.add_n" and len(shapes) + len(consts) < 2:
+        raise ShapeError("an operand of the TF op was not saved")
+    args = [_TENSOR] * len(shapes) + consts
+    return OP_HANDLERS["Add"]("Add", {}, shapes, {ARGS_KEY: args})
+
+
+def _tf_reduce(fn: str, shapes: list, kw: dict) -> Shape:
+    axis = kw.get("axis")
+    return OP_HANDLERS["Sum"]("Sum", {"axis": axis,
+                                      "keepdims": bool(kw.get("keepdims"))},
+                              shapes, {})
+
+
+def _tf_matmul(fn: str, shapes: list, kw: dict) -> Shape:
+    """``tf.linalg.matmul`` with ``transpose_*`` / ``adjoint_*``."""
+    if len(shapes) != 2 or any(s is None or len(s) < 2 for s in shapes):
+        raise ShapeError("matmul needs two operands of rank >= 2")
+    a, b = (tuple(s) for s in shapes)
+    if kw.get("transpose_a") or kw.get("adjoint_a"):
+        a = (*a[:-2], a[-1], a[-2])
+    if kw.get("transpose_b") or kw.get("adjoint_b"):
+        b = (*b[:-2], b[-1], b[-2])
+    return OP_HANDLERS["Matmul"]("Matmul", {}, [a, b], {})
+
+
+def _tf_split(fn: str, shapes: list, kw: dict) -> list[Shape]:
+    """``tf.split``: N equal parts or the given sizes (one may be -1)."""
+    shape = first(shapes)
+    axis = canonical_axis(kw.get("axis", 0), len(shape))
+    sizes = kw.get("num_or_size_splits")
+    if is_int(sizes):
+        return OP_HANDLERS["Split"]("Split", {"indices_or_sections": sizes,
+                                              "axis": axis}, shapes, {})
+    sizes = [as_int(n, -1) for n in sizes]
+    if sizes.count(-1) > 1:
+        raise ShapeError("more than one -1 in size_splits")
+    rest = sum(n for n in sizes if n != -1)
+    if -1 in sizes:
+        sizes[sizes.index(-1)] = (None if shape[axis] is None
+                                  else shape[axis] - rest)
+    elif shape[axis] is not None and rest != shape[axis]:
+        raise ShapeError("split sizes do not add up to the axis")
+    return [(*shape[:axis], n, *shape[axis + 1:]) for n in sizes]
+
+
+def _tf_gather(fn: str, shapes: list, kw: dict) -> Shape:
+    """``tf.gather(params, indices, axis, batch_dims)``."""
+    params = first(shapes)
+    if len(shapes) > 1 and shapes[1] is not None:
+        indices = shapes[1]
+    elif "indices" in kw:
+        indices = const_shape(kw["indices"])
+    else:
+        raise ShapeError("gather indices not available")
+    batch_dims = as_int(kw.get("batch_dims") or 0)
+    axis = kw.get("axis")
+    axis = canonical_axis(batch_dims if axis is None else axis, len(params))
+    return (*params[:axis], *indices[batch_dims:], *params[axis + 1:])
+
+
+def _tf_one_hot(fn: str, shapes: list, kw: dict) -> Shape:
+    """``tf.one_hot``: ``depth`` at ``axis`` (-1 or ``rank`` = last)."""
+    shape = first(shapes)
+    axis = as_int(kw.get("axis") if kw.get("axis") is not None else -1)
+    if axis == len(shape):
+        axis = -1
+    return OP_HANDLERS["OneHot"]("OneHot", {"num_classes": kw.get("depth"),
+                                            "axis": axis}, shapes, {})
+
+
+def _tf_where(fn: str, shapes: list, kw: dict) -> Shape:
+    """``tf.where(c)`` gives the ``(n, rank)`` coordinates of the true
+    elements; ``tf.where(c, x, y)`` broadcasts the three."""
+    consts = _tf_const_operands(kw, ("x", "y"))
+    if len(shapes) == 1 and not consts:
+        return (None, len(first(shapes)))
+    args = [_TENSOR] * len(shapes) + consts
+    return OP_HANDLERS["Where"]("Where", {}, shapes, {ARGS_KEY: args})
+
+
+def _tf_as_op(fn: str, shapes: list, kw: dict) -> Shape | list[Shape]:
+    op, keys, defaults = _TF_AS_OP[fn]
+    config = dict(defaults)
+    config.update({dst: kw[src] for src, dst in keys.items()
+                   if kw.get(src) is not None})
+    return OP_HANDLERS[op](op, config, shapes, {})
+
+
+_TF_RULES: dict[str, Any] = {
+    **{f: lambda fn, shapes, kw: first(shapes) for f in _TF_UNARY},
+    **{f: _tf_binary for f in _TF_BINARY},
+    **{f: _tf_reduce for f in _TF_REDUCE},
+    **{f: _tf_as_op for f in _TF_AS_OP},
+    "linalg.matmul": _tf_matmul, "matmul": _tf_matmul,
+    "split": _tf_split,
+    "gather": _tf_gather, "compat.v1.gather": _tf_gather,
+    "one_hot": _tf_one_hot,
+    "where": _tf_where,
+    "__operators__.getitem": lambda fn, shapes, kw: get_item(
+        first(shapes), kw["slice_spec"]),
+    "compat.v1.shape": lambda fn, shapes, kw: (len(first(shapes)),),
+    "shape": lambda fn, shapes, kw: (len(first(shapes)),),
+    "broadcast_to": lambda fn, shapes, kw: numpy_broadcast(
+        first(shapes), as_shape(kw["shape"])),
+    "rank": lambda fn, shapes, kw: (),
+    "compat.v1.size": lambda fn, shapes, kw: (),
+    "size": lambda fn, shapes, kw: (),
+}
+TF_FUNCTIONS = frozenset(_TF_RULES)
+# Functions of one tensor: another tensor input means an argument (an axis,
+# a shape ...) was a tensor, which the reader drops from the kwargs; the
+# rule would then read a default in its place.
+_ONE_TENSOR = (TF_FUNCTIONS - _TF_BINARY - {
+    "concat", "stack", "where", "linalg.matmul", "matmul", "gather",
+    "compat.v1.gather", "nn.bias_add", "clip_by_value"})
+
+
+def tf_op_layer(class_name: str, config: dict, shapes: list,
+                kw: dict) -> Shape | list[Shape]:
+    """``TFOpLambda`` / ``SlicingOpLambda``: the rule of the TF function
+    named in the config, fed with the call kwargs."""
+    fn = config.get("function")
+    if fn not in _TF_RULES:
+        raise ShapeError(f"unsupported TF function {fn!r:.60}")
+    if any(is_tensor_ref(v) for k, v in kw.items() if k != ARGS_KEY):
+        raise ShapeError("tensor among the constant call arguments")
+    if fn in _ONE_TENSOR and len(shapes) != 1:
+        raise ShapeError(f"{fn} called with a tensor argument")
+    return _TF_RULES[fn](fn, shapes, kw)
 
 
 def register(table: dict[str, Handler]) -> None:
@@ -279,3 +366,5 @@ def register(table: dict[str, Handler]) -> None:
     table["MultiHeadAttention"] = multi_head_attention
     table["Attention"] = dot_attention
     table["AdditiveAttention"] = dot_attention
+    table["TFOpLambda"] = tf_op_layer
+    table["SlicingOpLambda"] = tf_op_layer

@@ -124,16 +124,15 @@ def tf_keras_truth(model: Any) -> dict[str, Any]:
             "outputs": [ref(t) for t in model.outputs]}
 
 
-def assert_matches_tf_keras(g, model, shapes: bool = True) -> None:
-    """The acceptance check for a tf-keras graph model (``shapes=False``: structure and params only)."""
+def assert_matches_tf_keras(g, model) -> None:
+    """The acceptance check for a tf-keras graph model."""
     truth = tf_keras_truth(model)
     calls = truth["calls"]
     assert {n for n, a in g.nx.nodes(data=True) if not (a.get("synthetic") and n not in calls)} == set(calls)
     assert Counter({k: v for k, v in our_edges(g).items() if k[0] in calls}) == truth["edges"]
     for nid, (layer, outs) in calls.items():
         a = g.node(nid)
-        if shapes:
-            assert [tuple(s) if s is not None else None for s in a["output_shapes"]] == outs, nid
+        assert [tuple(s) if s is not None else None for s in a["output_shapes"]] == outs, nid
         if a["call_index"] == 0:
             assert (a["params_trainable"] or 0) + (a["params_non_trainable"] or 0) == layer.count_params(), nid
             assert a["params_trainable"] == sum(int(w.shape.num_elements()) for w in layer.trainable_weights)

@@ -198,4 +198,21 @@ def test_tf_keras_one_tensor_tf_op(tfk, tmp_path):
     model = tfk.Model(i, L.Dense(2, name="o")(L.Dense(4, name="d")(i) + 1.0))
     path = str(tmp_path / "op.h5")
     model.save(path)
-    assert_matches_tf_keras(inspector.read(path), model, shapes=False)
+    assert_matches_tf_keras(inspector.read(path), model)
+
+
+def test_tf_keras_constant_first_and_compat_ops(tfk, tmp_path):
+    """``1.0 - x`` (saved with a ``_CONSTANT_VALUE`` in place of a tensor) and the plain maths tf-keras
+    saves under ``compat.v1`` names (transpose, floor_div) are read, with Keras's shapes."""
+    import tensorflow as tf
+
+    L = tfk.layers
+    i = tfk.Input((4,), name="x")
+    y = 1.0 - L.Dense(4, name="d")(i)
+    y = tf.transpose(L.Reshape((2, 2), name="r")(y), [0, 2, 1]) // 2.0
+    model = tfk.Model(i, L.Flatten(name="f")(y))
+    path = str(tmp_path / "c.h5")
+    model.save(path)
+    g = inspector.read(path)
+    assert len(g) == len(model.layers)
+    assert_matches_tf_keras(g, model)

@@ -576,6 +576,15 @@ def build(outdir: str, sentinel: str, url: str = "http://127.0.0.1:9/payload.bin
     write_h5(p("legacy_tfoplambda.h5"), config=tfop)
     err("h5-tfoplambda-write-file", "legacy_tfoplambda.h5", "UnsafeModel", r"tf\.io\.write_file",
         "tf-keras TFOpLambda calling tf.io.write_file")
+    pyfunc = legacy_config()
+    pyfunc["config"]["layers"].append(
+        {"class_name": "TFOpLambda", "name": "tf.compat.v1.py_func",
+         "config": {"name": "tf.compat.v1.py_func", "trainable": True, "dtype": "float32",
+                    "function": "compat.v1.py_func"},
+         "inbound_nodes": [[["input_1", 0, 0, {}]]]})
+    write_h5(p("legacy_tfoplambda_py_func.h5"), config=pyfunc)
+    err("h5-tfoplambda-compat-py-func", "legacy_tfoplambda_py_func.h5", "UnsafeModel", r"tf\.compat\.v1\.py_func",
+        "tf-keras TFOpLambda calling tf.compat.v1.py_func (plain compat.v1 maths such as transpose is read)")
 
     # ---- configs naming code-running / file-fetching callables (safe-mode CVE patterns)
     def danger(fname: str, layer: dict, message: str, about: str, weights_key: str | None = None) -> None:
