@@ -14,20 +14,45 @@ from typing import Any
 import click
 
 import inspector
-from inspector.cli_common import model_options, open_graph
+from inspector.atomic import Terminated, terminate_as_exception
+from inspector.cli_common import model_options, open_graph, usage_error_line
 from inspector.errors import InspectorError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 class Group(click.Group):
-    """Runs commands with uniform error reporting."""
+    """Runs commands with uniform error reporting: one ``error:`` line, never click's usage block."""
+
+    _command_path = "inspector"   # the sub-command being run, once known (for usage errors)
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as e:   # usage errors: bad option values, missing arguments, ...
+            fail(usage_error_line(e, self._command_path), 2 if isinstance(e, click.UsageError) else e.exit_code)
+        except click.exceptions.Abort:
+            fail("interrupted", 130)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        """Remember the sub-command, for errors click raises before its context exists."""
+        name, cmd, rest = super().resolve_command(ctx, args)
+        if cmd is not None:
+            self._command_path = f"{ctx.command_path} {cmd.name}"
+        return name, cmd, rest
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with terminate_as_exception():
+                return super().invoke(ctx)
         except InspectorError as e:
             fail(str(e), 2)
+        except Terminated as e:
+            fail(f"interrupted ({e.name})", 128 + e.signum)
         except KeyboardInterrupt:
             fail("interrupted", 130)
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
@@ -42,7 +67,10 @@ class Group(click.Group):
 
 
 def fail(message: str, code: int) -> None:
-    click.echo(f"error: {message}", err=True)
+    try:
+        click.echo(f"error: {message}", err=True)
+    except OSError:   # stderr is gone (SIGHUP: the terminal closed): the exit code still says it
+        pass
     sys.exit(code)
 
 

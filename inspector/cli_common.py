@@ -180,3 +180,50 @@ def _defer(error: InspectorError) -> None:
         raise error
 
     ctx.call_on_close(fail)
+
+
+# --------------------------------------------------------------------------- usage errors
+def usage_error_line(e: click.ClickException, command_path: str = "inspector") -> str:
+    """Click's 4-line "Usage/Try/Error" block as our one line: ``<option>: <what> (see inspector CMD --help)``.
+
+    Every other failure is one ``error:`` line; a mistyped option should not be the exception.
+    """
+    ctx = getattr(e, "ctx", None)
+    where = f" (see {ctx.command_path if ctx is not None else command_path} --help)"
+    if isinstance(e, click.MissingParameter):
+        name = _param_name(e.param, e.param_hint)
+        kind = e.param_type or (e.param.param_type_name if e.param is not None else "parameter")
+        return f"{name}: missing {kind}{where}" if name else f"missing {kind}{where}"
+    if isinstance(e, click.BadParameter):
+        name = _param_name(e.param, e.param_hint)
+        return f"{name}: {_sentence(e.message)}{where}" if name else f"{_sentence(e.message)}{where}"
+    if isinstance(e, click.NoSuchOption):
+        hint = f"; did you mean {' or '.join(e.possibilities)}?" if e.possibilities else ""
+        return f"{e.option_name}: no such option{hint}{where}"
+    if isinstance(e, click.BadOptionUsage):
+        msg = _sentence(e.message)
+        if "requires an argument" in msg:
+            msg = "needs a value"
+        return f"{e.option_name}: {msg}{where}"
+    return f"{_sentence(e.format_message())}{where}"
+
+
+def _param_name(param: click.Parameter | None, hint: Any) -> str:
+    """The name a user typed for ``param``: its long option (``--batch-size``) or its METAVAR."""
+    if isinstance(hint, str):
+        return hint.strip("'\"")
+    if hint:
+        return max((str(h) for h in hint), key=len)
+    if param is None:
+        return ""
+    if isinstance(param, click.Option):
+        return max(param.opts, key=len)
+    return param.human_readable_name
+
+
+def _sentence(msg: str) -> str:
+    """Click's sentence as a clause: first letter lower-cased (unless an acronym), no final period."""
+    s = " ".join(str(msg).split()).rstrip(".")
+    if len(s) > 1 and s[0].isupper() and not s[1].isupper():
+        s = s[0].lower() + s[1:]
+    return s

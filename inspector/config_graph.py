@@ -178,7 +178,7 @@ def _parse_call(call: Any, names: set[str], path: str, layer: str) -> tuple[list
     kwargs: dict = {}
     if isinstance(call, dict):  # Keras 3
         kwargs = {k: v for k, v in (call.get("kwargs") or {}).items() if not _has_tensor(v)} if isinstance(call.get("kwargs"), dict) else {}
-        args, constant = _stub_tensors(call.get("args"))
+        args, constant = stub_tensors(call.get("args"))
         if constant:  # x[key], take(x, [1, 2]), add(x, 1.5): shape rules read them (shapes_ops)
             kwargs["__args__"] = args
         stack: list[Any] = [call.get("kwargs") or {}, call.get("args") or []]
@@ -235,7 +235,7 @@ def _parse_call(call: Any, names: set[str], path: str, layer: str) -> tuple[list
 TENSOR_STUB = {"class_name": "__keras_tensor__"}
 
 
-def _stub_tensors(args: Any) -> tuple[list, bool]:
+def stub_tensors(args: Any) -> tuple[list, bool]:
     """A Keras 3 call's positional args with each tensor cut to :data:`TENSOR_STUB`, and whether
     any constant (a key, indices, a number) is among them. Iterative: configs can nest deep."""
     if not isinstance(args, list):

@@ -52,6 +52,8 @@ class InspectorError(Exception):
 
     def __str__(self) -> str:
         msg = one_line(self.message)
+        if self.path == "":   # an empty path the user typed (-o "") is still the thing at fault
+            return f'"": {msg}'
         return f"{one_line(self.path, 300)}: {msg}" if self.path else msg
 
 

@@ -29,6 +29,7 @@ from typing import Any, Sequence
 
 from .errors import InspectorError
 from .graph import ModelGraph, node_id
+from .twins import HookExtractor, functional_of, partial_twin  # noqa: F401  (re-exported)
 
 
 # --------------------------------------------------------------------------- opening
@@ -36,68 +37,24 @@ def open_model(source: Any, *, unsafe: bool = False, input_specs: Any = None,
                args: Sequence[str] = ()) -> tuple[Any, str | None]:
     """``(keras.Model, path or None)`` for a model object or a path/spec.
 
-    Goes through ``inspector.cli_common.open_keras_model`` when the live reader
-    provides it (it also understands ``file.py:NAME`` specs), else loads the file
-    with :func:`inspector.loading.load_model` (safe mode unless ``unsafe``).
+    Paths and ``file.py:NAME`` specs go through ``inspector.cli_common.open_keras_model``
+    (safe mode unless ``unsafe``); subclassed models come back as they are, since
+    :func:`functional_of` traces them itself, keeping the eager-hook fallback.
     """
     from .loading import import_keras
 
     if isinstance(source, (str, os.PathLike)):
+        from .cli_common import open_keras_model
+
         path = os.fspath(source)
-        from . import cli_common
-
-        if hasattr(cli_common, "open_keras_model"):
-            import inspect
-
-            opener = cli_common.open_keras_model
-            specs = tuple(input_specs) if isinstance(input_specs, (list, tuple)) else ()
-            kw: dict[str, Any] = {"unsafe": unsafe, "inputs": tuple(s for s in specs if isinstance(s, str)),
-                                  "args": tuple(args)}
-            if "functional" in inspect.signature(opener).parameters:
-                kw["functional"] = False     # we trace ourselves, keeping the eager-hook fallback
-            model = opener(path, **kw)
-        else:
-            if args or input_specs:
-                raise InspectorError("--input/--arg need the live reader, which is not available yet", path)
-            from .loading import load_model
-
-            model = load_model(path, unsafe=unsafe)
+        specs = tuple(input_specs) if isinstance(input_specs, (list, tuple)) else ()
+        model = open_keras_model(path, unsafe=unsafe, inputs=tuple(x for x in specs if isinstance(x, str)),
+                                 args=tuple(args), functional=False)
         return model, path
     keras = import_keras()
     if isinstance(source, keras.Model):
         return source, None
     raise InspectorError(f"expected a keras.Model or a path to a model file, got {type(source).__name__}")
-
-
-def functional_of(model: Any, input_specs: Any = None) -> tuple[Any | None, str | None]:
-    """The functional graph to cut: ``(functional model or None, why not)``.
-
-    Functional models are used as they are, a Sequential through its functional
-    twin; a subclassed model through ``inspector.trace.trace(...).twin`` (a
-    functional model sharing its layer objects). ``None`` means only an eager
-    forward pass is possible (no trace module, or tracing failed).
-    """
-    from keras.src.models.functional import Functional
-
-    keras = __import__("keras")
-    if isinstance(model, keras.Sequential):
-        fn = getattr(model, "_functional", None)
-        if fn is None:
-            return None, "the Sequential model is not built (give it an Input or call it once)"
-        return fn, None
-    if isinstance(model, Functional):
-        return model, None
-    try:
-        from . import trace as trace_mod
-    except ImportError:
-        return None, "inspector.trace is not available to trace a subclassed model"
-    try:
-        result = trace_mod.trace(model, input_specs=input_specs or None)
-    except InspectorError as e:
-        return None, e.message
-    if getattr(result, "twin", None) is None:
-        return None, str(getattr(result, "error", None) or "tracing gave no symbolic graph")
-    return result.twin, None
 
 
 # --------------------------------------------------------------------------- call map
@@ -114,6 +71,8 @@ class CallMap:
     graph: ModelGraph
     nodes: dict[str, Any] = field(default_factory=dict)   # node id -> keras Node
     path: str | None = None
+    failure: Any = None             # TraceResult: ``fn`` is the graph up to a failing call
+    _node_ids: dict[int, str] = field(default_factory=dict)
 
     def tensor(self, nid: str, index: int = 0) -> Any:
         return self.nodes[nid].outputs[index]
@@ -123,11 +82,13 @@ class CallMap:
         op, ni, ti = tensor._keras_history
         return self._node_ids[id(op._inbound_nodes[ni])], ti
 
-    _node_ids: dict[int, str] = field(default_factory=dict)
-
     # ---- references
     def resolve(self, ref: Any) -> str:
-        """Node id for ``ref``: a node id, ``NAME:INDEX``, a layer name or a ``model.layers`` index."""
+        """Node id for ``ref``: a node id, ``NAME:INDEX``, a layer name or a ``model.layers`` index.
+
+        A bare name of a layer called several times is refused (Keras's
+        ``layer.output`` refuses it too): the user names the call.
+        """
         s = str(ref).strip()
         if s not in self.graph and re.fullmatch(r"-?\d+", s):
             layers = list(self.model.layers)
@@ -136,6 +97,8 @@ class CallMap:
                 raise InspectorError(f"layer index {i} is out of range: the model has {len(layers)} layers "
                                      f"(model.layers[0] .. model.layers[{len(layers) - 1}])", self.path)
             s = layers[i].name
+        if self.failure is not None:
+            self._check_before_failure(s)
         try:
             return self.graph.resolve(s)
         except KeyError as e:
@@ -143,7 +106,35 @@ class CallMap:
             base, _, idx = s.rpartition(":")
             if idx.isdigit() and self.graph.calls(base):
                 msg = f"layer {base!r} has {len(self.graph.calls(base))} calls: " + ", ".join(self.graph.calls(base))
+            if self.failure is not None and (base if idx.isdigit() else s) in _layer_names(self.model):
+                raise self._not_reached(s) from None
             raise InspectorError(msg, self.path) from None
+
+    def _check_before_failure(self, s: str) -> None:
+        """Refuse the failing call (and a bare name of its layer, whose calls include it)."""
+        failed = self.failure.error.layer
+        if failed is None:
+            return
+        base, _, idx = s.rpartition(":")
+        name, k = (base, int(idx)) if idx.isdigit() and base == failed else (s, None)
+        if name != failed:
+            return
+        done = len(self.graph.calls(failed))
+        if k is None and done:
+            ids = [f"{failed}:{i}" for i in range(done + 1)]
+            raise InspectorError(f"{failed!r} is called {done + 1} times: name one call, "
+                                 f"{', '.join(ids[:-1])} or {ids[-1]}", self.path)
+        if k is None or k >= done:
+            raise self._not_reached(s, at=k == done or k is None)
+
+    def _not_reached(self, s: str, at: bool = False) -> InspectorError:
+        """The trace's own explanation of the failure (as ``summary`` prints it), for a call it prevents."""
+        from .trace import TraceFailed
+
+        e = TraceFailed(self.failure, self.path)
+        e.message = (f"cannot compute {s!r}, " + ("the call that fails: " if at else
+                                                  "the model's call fails before reaching it: ") + e.message)
+        return e
 
     def closure(self, nids: Sequence[str]) -> set[str]:
         """The given calls and everything they depend on."""
@@ -165,6 +156,10 @@ class CallMap:
             key_of = {id(t): k for k, t in struct.items()}
             return {key_of.get(id(t), t.name): t for t in tensors}
         return tensors[0] if len(tensors) == 1 else tensors
+
+
+def _layer_names(model: Any) -> set[str]:
+    return {layer.name for layer in model._flatten_layers(include_self=False, recursive=True)}
 
 
 def call_map(model: Any, fn: Any, path: str | None = None) -> CallMap:
@@ -210,89 +205,30 @@ def _outputs(cm: CallMap, nid: str) -> Any:
 
 
 # --------------------------------------------------------------------------- extractor
-class HookExtractor:
-    """Layer outputs of a model that has no symbolic graph, captured in a forward pass.
-
-    The model runs normally (eagerly); each requested layer's ``call`` is wrapped
-    for the duration of the pass to record its outputs. ``NAME:k`` picks the k-th
-    call of a layer in that pass, a bare name its last call.
-    """
-
-    def __init__(self, model: Any, refs: Sequence[Any], path: str | None = None, why: str = ""):
-        self.model, self.path, self.why = model, path, why
-        self.keys: list[str] = []
-        self._targets: list[tuple[Any, int | None]] = []
-        by_name = {}
-        for layer in model._flatten_layers(include_self=False, recursive=True):
-            by_name.setdefault(layer.name, layer)
-        for ref in refs:
-            s = str(ref).strip()
-            call: int | None = None
-            if s not in by_name and re.fullmatch(r"-?\d+", s):
-                try:
-                    s = model.layers[int(s)].name
-                except IndexError:
-                    raise InspectorError(f"layer index {s} is out of range: the model has "
-                                         f"{len(model.layers)} layers", path) from None
-            if s not in by_name and re.fullmatch(r".+:\d+", s) and s.rpartition(":")[0] in by_name:
-                s, call = s.rpartition(":")[0], int(s.rpartition(":")[2])
-            if s not in by_name:
-                import difflib
-
-                close = difflib.get_close_matches(s, list(by_name), n=3)
-                raise InspectorError(f"no layer named {s!r}" + (f"; did you mean {', '.join(close)}?" if close else ""),
-                                     path)
-            self._targets.append((by_name[s], call))
-            self.keys.append(s if call is None else f"{s}:{call}")
-
-    @property
-    def input_specs(self) -> list[tuple[str, tuple, str]]:
-        """(name, shape incl. batch, dtype) the model was built with, when Keras recorded it."""
-        shapes = (getattr(self.model, "_build_shapes_dict", None) or {})
-        shape = next(iter(shapes.values()), None) if shapes else None
-        if isinstance(shape, dict):
-            return [(k, (None, *tuple(v)[1:]), "float32") for k, v in shape.items()]
-        if isinstance(shape, (tuple, list)) and shape and all(isinstance(d, (int, type(None))) for d in shape):
-            return [("input", (None, *tuple(shape)[1:]), "float32")]
-        return []
-
-    def __call__(self, x: Any) -> Any:
-        captured: dict[int, list] = {id(layer): [] for layer, _ in self._targets}
-        patched = []
-        for layer, _ in self._targets:
-            if id(layer) in {id(p) for p in patched}:
-                continue
-            original = layer.call
-
-            def hook(*a: Any, _orig: Any = original, _bucket: list = captured[id(layer)], **k: Any) -> Any:
-                out = _orig(*a, **k)
-                _bucket.append(out)
-                return out
-
-            object.__setattr__(layer, "call", hook)
-            patched.append(layer)
-        try:
-            self.model(x, training=False)
-        finally:
-            for layer in patched:
-                object.__delattr__(layer, "call")
-        results = {}
-        for key, (layer, call) in zip(self.keys, self._targets):
-            got = captured[id(layer)]
-            if not got or (call is not None and call >= len(got)):
-                raise InspectorError(f"layer {layer.name!r} was called {len(got)} times in the forward pass; "
-                                     f"no output for {key!r}", self.path)
-            results[key] = got[call if call is not None else -1]
-        return results[self.keys[0]] if len(self.keys) == 1 else results
-
-    predict_on_batch = __call__
-
-
 def _open_cut(model_or_path: Any, unsafe: bool, input_specs: Any, args: Sequence[str] = ()
               ) -> tuple[Any, CallMap | None, str | None, str | None]:
     model, path = open_model(model_or_path, unsafe=unsafe, input_specs=input_specs, args=args)
-    fn, why = functional_of(model, input_specs)
-    return model, (call_map(model, fn, path) if fn is not None else None), path, why
+    fn, why, failure = functional_of(model, input_specs)
+    if fn is None:
+        if failure is not None:   # the call fails at once: the trace's own explanation
+            from .trace import TraceFailed
+
+            raise TraceFailed(failure, path)
+        return model, None, path, why
+    cm = call_map(model, fn, path)
+    cm.failure = failure
+    return model, cm, path, why
+
+
+def whole_graph(cm: CallMap | None, why: str | None, path: str | None, what: str) -> CallMap:
+    """``cm`` when it is the model's whole graph; else the reason ``what`` (a split, a graft) needs one."""
+    if cm is None:
+        raise InspectorError(f"{what} needs a layer graph, and this model has none: {why}", path)
+    if cm.failure is not None:
+        from .trace import TraceFailed
+
+        raise TraceFailed(cm.failure, path)
+    return cm
 
 
 @dataclass
@@ -399,8 +335,7 @@ def split(model_or_path: Any, at: Sequence[Any] | str, to: Sequence[Any] | str |
     """
     at_refs = [at] if isinstance(at, (str, int)) else list(at)
     model, cm, path, why = _open_cut(model_or_path, unsafe, input_specs, args)
-    if cm is None:
-        raise InspectorError(f"splitting needs a layer graph, and this model has none: {why}", path)
+    cm = whole_graph(cm, why, path, "splitting")
     keras = __import__("keras")
     cut = list(dict.fromkeys(cm.resolve(r) for r in at_refs))
     head_set = cm.closure(cut)
@@ -408,8 +343,12 @@ def split(model_or_path: Any, at: Sequence[Any] | str, to: Sequence[Any] | str |
         targets = list(cm.graph.outputs)
     else:
         to_refs = [to] if isinstance(to, (str, int)) else list(to)
-        targets = [(n, i) for n in dict.fromkeys(cm.resolve(r) for r in to_refs)
-                   for i in range(len(cm.nodes[n].outputs))]
+        ends = list(dict.fromkeys(cm.resolve(r) for r in to_refs))
+        for n in ends:   # a tail ending upstream of the cut would compute nothing
+            if not any(c in cm.graph.ancestors(n) for c in cut):
+                raise InspectorError(f"{n!r} is not downstream of {' or '.join(map(repr, cut))}: the tail from "
+                                     "there cannot end at it", path)
+        targets = [(n, i) for n in ends for i in range(len(cm.nodes[n].outputs))]
     tail_set = cm.closure([n for n, _ in targets]) - head_set
     g = cm.graph.nx
 

@@ -8,6 +8,8 @@ only the new heads are freshly initialised.
 """
 from __future__ import annotations
 
+import math
+import os
 import re
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -15,6 +17,10 @@ from typing import Any, Sequence
 from .errors import InspectorError
 
 POOLS = ("auto", "avg", "max", "flatten", "none")
+
+#: Most parameters one new head may have (1 GiB of float32): a typo like ``d:99999999999``
+#: must be refused up front, not found by TensorFlow failing to allocate the kernel.
+MAX_HEAD_PARAMS = 2**28
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,52 @@ class HeadSpec:
         if "/" in parts[0]:
             raise InspectorError(f"bad head name {parts[0]!r}: layer names cannot contain '/'", path)
         return cls(parts[0], int(parts[1]), (parts[2] or None) if len(parts) == 3 else None)
+
+
+def parse_heads(heads: Sequence[str | HeadSpec], path: str | None = None, cap_units: bool = True
+                ) -> list[HeadSpec]:
+    """Parse every head (no Keras needed), refusing duplicate names and (``cap_units``) absurd unit
+    counts; the exact parameter count needs the width at the graft point (:func:`check_head_size`)."""
+    if not heads:
+        raise InspectorError("give at least one --head NAME:UNITS[:ACTIVATION]")
+    specs = [HeadSpec.parse(h, path) for h in heads]
+    seen: set[str] = set()
+    for spec in specs:
+        if spec.name in seen:
+            raise InspectorError(f"head name {spec.name!r} is given twice; each --head needs its own name", path)
+        seen.add(spec.name)
+        if cap_units and spec.units > MAX_HEAD_PARAMS:   # whatever it reads, at least one weight per unit
+            raise InspectorError(f"head {spec.name!r}: {spec.units:,} units make at least {spec.units:,} "
+                                 f"parameters, more than the {MAX_HEAD_PARAMS:,} a head may have", path)
+    return specs
+
+
+def check_head_names(specs: Sequence[HeadSpec], taken: set[str], path: str | None) -> None:
+    """Refuse a head named like a layer of the model (Keras would refuse the duplicate later, less clearly)."""
+    for spec in specs:
+        if spec.name in taken:
+            raise InspectorError(f"head name {spec.name!r} is already a layer of the model; pick another name",
+                                 path)
+
+
+def check_head_size(spec: HeadSpec, in_dim: int | None, path: str | None) -> None:
+    """Refuse a head whose Dense kernel would be absurdly large, saying how large."""
+    if in_dim is None:
+        return
+    params = (int(in_dim) + 1) * spec.units
+    if params > MAX_HEAD_PARAMS:
+        raise InspectorError(f"head {spec.name!r} would have {params:,} parameters ({int(in_dim):,} inputs x "
+                             f"{spec.units:,} units + biases), more than the {MAX_HEAD_PARAMS:,} a head may have",
+                             path)
+
+
+def pooled_width(shape: Sequence[int | None], pool: str) -> int | None:
+    """The last dimension a head sees after :func:`_pooled` (None when unknown)."""
+    shape = tuple(shape)
+    if pool == "flatten" and len(shape) > 2:
+        dims = shape[1:]
+        return None if None in dims else int(math.prod(dims))
+    return shape[-1] if shape else None
 
 
 def _check_activation(spec: HeadSpec, path: str | None) -> None:
@@ -88,26 +140,21 @@ def graft(model_or_path: Any, at: Any, heads: Sequence[str | HeadSpec], *, keep_
     the inputs only those ``at`` depends on. ``pool`` decides how a feature map
     (rank > 2) becomes a vector before the head (see :func:`_pooled`).
     """
-    from .extract import _open_cut
+    from .extract import _open_cut, whole_graph
 
-    if not heads:
-        raise InspectorError("give at least one --head NAME:UNITS[:ACTIVATION]")
     if pool not in POOLS:
         raise InspectorError(f"unknown pool {pool!r}; one of {', '.join(POOLS)}")
+    if seed is not None and not 0 <= int(seed) < 2**32:
+        raise InspectorError(f"seed must be between 0 and 2**32 - 1, not {seed}")
+    source = os.fspath(model_or_path) if isinstance(model_or_path, (str, os.PathLike)) else None
+    specs = parse_heads(heads, source)
     model, cm, path, why = _open_cut(model_or_path, unsafe, input_specs, args)
-    if cm is None:
-        raise InspectorError(f"grafting needs a layer graph, and this model has none: {why}", path)
-    specs = [HeadSpec.parse(h, path) for h in heads]
+    cm = whole_graph(cm, why, path, "grafting")
     import keras
 
     taken = {layer.name for layer in cm.fn._flatten_layers(include_self=True, recursive=False)}
-    taken |= {a.get("name") for _, a in cm.graph.nx.nodes(data=True)}
-    seen: set[str] = set()
+    check_head_names(specs, taken | {a.get("name") for _, a in cm.graph.nx.nodes(data=True)}, path)
     for spec in specs:
-        if spec.name in taken or spec.name in seen:
-            raise InspectorError(f"head name {spec.name!r} is already a layer of the model; pick another name",
-                                 path)
-        seen.add(spec.name)
         _check_activation(spec, path)
     nid = cm.resolve(at)
     outs = cm.nodes[nid].outputs
@@ -116,6 +163,8 @@ def graft(model_or_path: Any, at: Any, heads: Sequence[str | HeadSpec], *, keep_
     features = outs[0]
     if seed is not None:
         keras.utils.set_random_seed(seed)
+    for spec in specs:
+        check_head_size(spec, pooled_width(features.shape, pool), path)
     base = _pooled(features, pool, specs[0].name if len(specs) == 1 else f"{nid.replace(':', '_')}_graft")
     new = {s.name: keras.layers.Dense(s.units, activation=s.activation, name=s.name)(base) for s in specs}
 

@@ -142,12 +142,18 @@ class ModelGraph:
         return [n for _, n in sorted(found)]
 
     def resolve(self, ref: str) -> str:
-        """Node id for a user's layer reference: a node id, a layer name or ``NAME:INDEX``."""
+        """Node id for a user's layer reference: a node id, a layer name or ``NAME:INDEX``.
+
+        A bare name of a layer called several times names no single call: KeyError, as
+        Keras's ``layer.output`` refuses such a layer ("has multiple inbound nodes")."""
         if ref in self.store:
             return ref
         calls = self.calls(ref)
+        if len(calls) > 1:
+            raise KeyError(f"{ref!r} is called {len(calls)} times: name one call, "
+                           f"{', '.join(calls[:-1])} or {calls[-1]}")
         if calls:
-            return calls[-1] if len(calls) > 1 else calls[0]
+            return calls[0]
         if ":" in ref:
             base, _, idx = ref.rpartition(":")
             calls = self.calls(base)

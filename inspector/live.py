@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .config_graph import MAX_NESTING, _activation, is_model_config
+from .config_graph import MAX_NESTING, _activation, is_model_config, stub_tensors
 from .costs import activation_bytes, count_macs
 from .errors import InspectorError
 from .graph import ModelGraph, node_id
@@ -95,6 +95,9 @@ def functional_graph(model: Any, depth: int = 0, trainable: bool = True) -> tupl
                      output_dtypes=[str(t.dtype) for t in node.output_tensors])
         if kind != "input" and not sequential:
             kwargs = {k: v for k, v in node.arguments.kwargs.items() if not _has_tensor(v)}
+            args, constant = stub_tensors(saved_args(node))
+            if constant:  # as the static reader gives them (shape rules read them)
+                kwargs["__args__"] = args
             attrs["call_kwargs"] = kwargs or None
         if sequential and kind == "input":
             attrs["synthetic"] = True
@@ -113,6 +116,19 @@ def functional_graph(model: Any, depth: int = 0, trainable: bool = True) -> tupl
     objects = {nid: op for op, _, nid in calls}
     finish(g, objects, depth, trainable)
     return g, ids
+
+
+def saved_args(node: Any) -> Any:
+    """A node's positional args as ``model.save`` writes them (JSON: tuples become lists)."""
+    import json
+
+    from keras.src.models.functional import serialize_node
+
+    try:
+        saved = serialize_node(node) or {}
+        return json.loads(json.dumps(saved.get("args") or []))
+    except Exception:  # an argument Keras cannot save: no constants to offer the shape rules
+        return []
 
 
 def tensor_ref(t: Any, ids: dict[int, str]) -> tuple[str, int]:

@@ -38,10 +38,11 @@ def import_keras() -> Any:
             # device set-up (CUDA probing and its "failed call to cuInit" line) happens on
             # the first tensor, not on import: trigger it while fd 2 is still captured
             keras.ops.convert_to_tensor(0.0)
-        except BaseException:
+        except BaseException as e:
             os.dup2(saved, 2)
-            capture.seek(0)
-            sys.stderr.write(capture.read().decode("utf-8", "replace"))
+            if not isinstance(e, KeyboardInterrupt):   # Ctrl-C / SIGTERM: the chatter explains nothing
+                capture.seek(0)
+                sys.stderr.write(capture.read().decode("utf-8", "replace"))
             raise
         finally:
             os.dup2(saved, 2)

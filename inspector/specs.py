@@ -47,9 +47,15 @@ class InputSpec:
 
 # --------------------------------------------------------------------------- specs
 def is_python_spec(model: str) -> bool:
-    """``file.py:NAME`` or ``pkg.module:NAME`` (a Keras file path is never one)."""
+    """``file.py:NAME`` or ``pkg.module:NAME`` (a Keras file path is never one).
+
+    ``file.py:`` (NAME left out) is refused here, or it would be reported as a missing file.
+    """
     if ":" not in model or os.path.isfile(model):
         return False
+    if model.endswith(":") and model[:-1].endswith(".py"):
+        raise InspectorError(f"{model} — no object name after ':' (give FILE.py:NAME, e.g. a model, class or "
+                             "factory defined in the file)")
     target, _, name = model.rpartition(":")
     if not _DOTTED.match(name):
         return False
@@ -89,6 +95,9 @@ def instantiate(obj: Any, name: str, args: dict[str, Any], spec: str) -> Any:
         except TypeError as e:
             raise InspectorError(f"{what} {name}({_fmt_args(args)}) failed: {_first_line(e)}"
                                  f"{_arg_hint(obj)}", spec) from None
+        except SystemExit as e:  # the user's code must not choose our exit code (or exit silently)
+            raise InspectorError(f"{what} {name}({_fmt_args(args)}) called sys.exit({e.code!r}){_user_line(e)}",
+                                 spec) from None
         except Exception as e:  # the user's code failed: say where, not a traceback of ours
             raise InspectorError(f"{what} {name}({_fmt_args(args)}) failed: {type(e).__name__}: "
                                  f"{_first_line(e)}{_user_line(e)}", spec) from None
@@ -150,6 +159,8 @@ def _guarded(fn: Any, where: str) -> Any:
         return fn()
     except SyntaxError as e:
         raise InspectorError(f"syntax error at line {e.lineno}: {e.msg}", where) from None
+    except SystemExit as e:
+        raise InspectorError(f"importing it called sys.exit({e.code!r}){_user_line(e)}", where) from None
     except Exception as e:
         raise InspectorError(f"importing it failed: {type(e).__name__}: {_first_line(e)}{_user_line(e)}",
                              where) from e

@@ -13,6 +13,7 @@ import click
 
 from inspector.cli_common import model_options
 from inspector.errors import InspectorError
+from inspector.specs import is_python_spec
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 MODEL_SUFFIXES = (".keras", ".h5")
@@ -28,23 +29,67 @@ def _shape(t: Any) -> str:
 
 def _check_output(output: str, model: str) -> None:
     """Refuse a bad output path before the (slow) model load, not after."""
-    import os
-
-    from inspector.atomic import check_not_input
+    from inspector.atomic import check_not_input, check_writable
 
     check_not_input(output, model)
     if not output.endswith(MODEL_SUFFIXES):
         raise InspectorError("output must end in .keras (or .h5)", output)
-    if not os.path.isdir(os.path.dirname(os.path.abspath(output))):
-        raise InspectorError("output directory does not exist", output)
+    check_writable(output)
 
 
-def _save(model: Any, output: str) -> None:
-    """Save atomically: Keras writes a temp file beside ``output``, renamed on success."""
+def _save(model: Any, tmp: str) -> None:
+    """``model.save`` to a temp path; the .h5 the user asked for gets no "legacy format" absl warning."""
+    if not tmp.endswith(".h5"):
+        model.save(tmp)
+        return
+    from absl import logging
+
+    level = logging.get_verbosity()
+    logging.set_verbosity(logging.ERROR)
+    try:
+        model.save(tmp)
+    finally:
+        logging.set_verbosity(level)
+
+
+def _save_all(pairs: list[tuple[Any, str]]) -> None:
+    """Save every ``(model, path)`` atomically, all or none: each goes to a temp file beside its
+    target, and the temp files are renamed only when every save has succeeded."""
+    import contextlib
+
     from inspector.atomic import atomic_path
 
-    with atomic_path(output) as tmp:
-        model.save(tmp)
+    with contextlib.ExitStack() as stack:
+        tmps = [stack.enter_context(atomic_path(out)) for _, out in pairs]
+        for (model, _), tmp in zip(pairs, tmps):
+            _save(model, tmp)
+
+
+def _precheck(model: str, opts: dict, refs: tuple[str, ...]) -> Any:
+    """Check layer names against the saved file's static graph before TensorFlow is imported.
+
+    A typo then costs a fraction of a second, not a TensorFlow start-up. Python
+    specs, models without a layer graph and ``model.layers`` indexes are left to
+    the live checks (the same rules, on the loaded model). Returns the static
+    graph, or None when there is none to check against.
+    """
+    import re
+
+    import inspector
+
+    if is_python_spec(model):
+        return None
+    g = inspector.read(model, allow_code=bool(opts.get("unsafe")))
+    if g.meta.get("opaque") or not len(g):
+        return None
+    for ref in refs:
+        if re.fullmatch(r"\s*-?\d+\s*", ref):
+            continue
+        try:
+            g.resolve(ref.strip())
+        except KeyError as e:
+            raise InspectorError(str(e.args[0]), model) from None
+    return g
 
 
 def _describe(model: Any) -> str:
@@ -94,27 +139,28 @@ def extract(model: str, layers: tuple[str, ...], cut: tuple[str, ...], to: tuple
       inspector extract resnet.keras --layer conv3_block1_out --layer conv4_block1_out -o multi.keras
       inspector extract resnet.keras --from conv4_block1_out -o tail.keras --head-output head.keras
     """
+    from inspector.atomic import check_distinct
     from inspector.extract import HookExtractor, build_extractor, split
 
     if bool(layers) == bool(cut):
         raise InspectorError("give either --layer (extract features) or --from (split), not both or neither")
-    if (to or head_output) and not cut:
+    if (to or head_output is not None) and not cut:
         raise InspectorError("--to and --head-output only make sense with --from")
-    for out in (output, head_output):
-        if out:
-            _check_output(out, model)
+    outputs = [output] + ([head_output] if head_output is not None else [])
+    for out in outputs:
+        _check_output(out, model)
+    check_distinct(*outputs)
+    _precheck(model, opts, layers + cut + to)
     if layers:
         ext = build_extractor(model, list(layers), **_live(opts))
         if isinstance(ext.model, HookExtractor):
             raise InspectorError(f"cannot save an extractor for a model with no layer graph ({ext.model.why}); "
-                                 "`inspector features` can still run it", model)
-        _save(ext.model, output)
+                                 "`inspector features` can still run it (through an eager forward pass)", model)
+        _save_all([(ext.model, output)])
         _say(f"wrote {output}\n  {_describe(ext.model)}")
         return
     parts = split(model, list(cut), list(to) or None, **_live(opts))
-    _save(parts.tail, output)
-    if head_output:
-        _save(parts.head, head_output)
+    _save_all([(parts.tail, output)] + ([(parts.head, head_output)] if head_output is not None else []))
     lines = [f"wrote {output}" + (f" and {head_output}" if head_output else ""),
              "  tail inputs (the head's outputs, by name):"]
     width = max(len(f"{b.key} {b.shape}") for b in parts.boundary)
@@ -136,7 +182,8 @@ def extract(model: str, layers: tuple[str, ...], cut: tuple[str, ...], to: tuple
 @click.option("--pool", type=click.Choice(["auto", "avg", "max", "flatten", "none"]), default="auto",
               show_default=True, help="How a feature map (rank > 2) becomes a vector before the heads; "
                                       "auto = global average pooling.")
-@click.option("--seed", type=int, default=None, help="Random seed for the new heads' initial weights.")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=None,
+              help="Random seed for the new heads' initial weights (0 .. 2**32-1).")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=str),
               help="Output model file (.keras).")
 def graft(model: str, at: str, heads: tuple[str, ...], keep_outputs: bool, pool: str, seed: int | None,
@@ -152,11 +199,19 @@ def graft(model: str, at: str, heads: tuple[str, ...], keep_outputs: bool, pool:
       inspector graft ticket.keras --at dense --head difficulty:3:softmax -o ticket_difficulty.keras
       inspector graft resnet.keras --at conv4_block6_out --head cls:10:softmax --only-heads -o small.keras
     """
-    from inspector.grafting import graft as do_graft
+    from inspector.grafting import check_head_names, check_head_size, graft as do_graft, parse_heads, pooled_width
 
     _check_output(output, model)
-    new = do_graft(model, at, list(heads), keep_outputs=keep_outputs, pool=pool, seed=seed, **_live(opts))
-    _save(new, output)
+    specs = parse_heads(heads, model, cap_units=False)   # the saved graph may give the exact size below
+    g = _precheck(model, opts, (at,))
+    if g is not None:   # the saved graph knows the names and the width at LAYER: no TensorFlow needed yet
+        check_head_names(specs, {a.get("name") for _, a in g.nx.nodes(data=True)}, model)
+        shapes = [] if at.strip().lstrip("-").isdigit() else g.nx.nodes[g.resolve(at.strip())].get("output_shapes")
+        if shapes and len(shapes) == 1 and shapes[0]:
+            for spec in specs:
+                check_head_size(spec, pooled_width(shapes[0], pool), model)
+    new = do_graft(model, at, specs, keep_outputs=keep_outputs, pool=pool, seed=seed, **_live(opts))
+    _save_all([(new, output)])
     _say(f"wrote {output}\n  {_describe(new)}")
 
 
@@ -171,7 +226,8 @@ def _feature_options(fn: Callable) -> Callable:
                      help="Input spec for tracing a subclassed model, e.g. x=32,32,3 (repeatable; what "
                           "--input is in other commands)."),
         click.option("--arg", "args", multiple=True, metavar="KEY=VALUE",
-                     help="Constructor argument when MODEL names a class (repeatable)."),
+                     help="Argument for the class or factory a Python spec MODEL names; VALUE is a "
+                          "Python literal or a string (repeatable)."),
     ]):
         fn = deco(fn)
     return fn
@@ -206,6 +262,7 @@ def features(model: str, layers: tuple[str, ...], data: str, output: str, batch_
     """
     from inspector.features import extract_features
 
+    _precheck(model, opts, layers)
     if progress is None:
         progress = sys.stderr.isatty()
     r = extract_features(model, list(layers), data, output, batch_size=batch_size, shard=shard,

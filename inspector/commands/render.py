@@ -10,10 +10,11 @@ from inspector.cli_common import model_options, open_graph
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-def _range(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value is not None and ":" not in value:
-        raise click.BadParameter("use FIRST:LAST (either side may be empty)")
-    return value
+class UpperChoice(click.Choice):
+    """A case-insensitive choice shown (in --help and errors) and returned in upper case: TB, LR, ..."""
+
+    def normalize_choice(self, choice: object, ctx: click.Context | None) -> str:
+        return super().normalize_choice(choice, ctx).upper()
 
 
 @click.command(context_settings=CONTEXT)
@@ -30,13 +31,13 @@ def _range(ctx: click.Context, param: click.Parameter, value: str | None) -> str
 @click.option("--all-info", is_flag=True, help="Everything: shapes, dtypes, activations, trainable, params, MACs.")
 @click.option("--edge-shapes/--no-edge-shapes", default=None,
               help="Label every edge with its tensor shape [default: only for graphs of up to 60 boxes].")
-@click.option("--rankdir", type=click.Choice(["TB", "LR", "BT", "RL"], case_sensitive=False), default="TB",
+@click.option("--rankdir", type=UpperChoice(["TB", "LR", "BT", "RL"]), default="TB",
               show_default=True, help="Direction of the flow: top-bottom, left-right, ...")
 @click.option("--dpi", type=click.IntRange(1, 2400), default=None, help="Resolution of PNG output [default: 96].")
 @click.option("--expand-nested", is_flag=True, help="Draw nested models (and traced sub-layers) as clusters.")
 @click.option("--depth", type=click.IntRange(0), default=None,
               help="With --expand-nested: how many levels to expand [default: all].")
-@click.option("--layer-range", callback=_range, metavar="FIRST:LAST",
+@click.option("--layer-range", metavar="FIRST:LAST",
               help="Only the layer calls from FIRST to LAST (inclusive, model order).")
 @click.option("--highlight", multiple=True, metavar="LAYER",
               help="Mark LAYER and everything it depends on (what a feature extractor at LAYER computes); "
@@ -89,11 +90,15 @@ def render(model: str, output: str, shapes: bool, dtypes: bool, names: bool, act
       inspector render model.keras -o part.pdf --layer-range conv2_block1_1_conv:conv2_block1_out
       inspector render with_head.keras -o changes.svg --diff model.keras
     """
-    from inspector.atomic import check_not_input
+    from inspector.atomic import check_not_input, check_writable
+    from inspector.errors import InspectorError
     from inspector.render import RenderOptions, build_view, format_of, render_to
 
     fmt = format_of(output)
     check_not_input(output, model, *([diff_against] if diff_against else []))
+    if layer_range is not None and ":" not in layer_range:
+        raise InspectorError(f"--layer-range {layer_range!r}: use FIRST:LAST (either side may be empty)", model)
+    check_writable(output)
     if all_info:
         shapes = dtypes = activations = trainable = params = macs = True
     options = RenderOptions.from_kwargs(
@@ -108,7 +113,12 @@ def render(model: str, output: str, shapes: bool, dtypes: bool, names: bool, act
     if g.meta.get("opaque"):
         click.echo(f"note: {model}: {g.meta.get('hint') or 'no layer graph in this file'}; "
                    "drawing the model as one box", err=True)
-    info = render_to(build_view(g, options), options, output, fmt)
+    try:
+        view = build_view(g, options)
+    except InspectorError as e:   # --highlight / --layer-range names: the model is the file at fault
+        e.path = e.path or model
+        raise
+    info = render_to(view, options, output, fmt)
     how = f", {info['layout']} layout" if info.get("layout") else ""
     boxes, edges = info["nodes"], info["edges"]
     click.echo(f"wrote {output} ({fmt}, {boxes} box{'es' if boxes != 1 else ''}, "

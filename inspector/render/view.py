@@ -191,10 +191,10 @@ def _select_range(g: ModelGraph, order: list[str], layer_range: Any) -> list[str
         first, last = layer_range
     pos = {nid: i for i, nid in enumerate(order)}
 
-    def calls(ref: str) -> list[str]:
-        nid = _resolve(g, ref, "--layer-range")
-        found = g.calls(ref) if ref not in g else [nid]
-        return found or [nid]
+    def calls(ref: str) -> list[str]:  # a range may name a shared layer: all its calls
+        if ref in g:
+            return [ref]
+        return g.calls(ref) or [_resolve(g, ref, "--layer-range")]
 
     lo = min(pos[n] for n in calls(first)) if first else 0
     hi = max(pos[n] for n in calls(last)) if last else len(order) - 1
