@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 import inspector
-from conftest import run_cli
+from conftest import ROOT, run_cli
 from keras_truth import save_units_pair
 from inspector.diff import diff, is_empty
 
@@ -58,3 +58,13 @@ def test_saved_file_against_the_live_model_is_empty(sample_dir):
         d = diff(inspector.read(path), read_model(model))
         assert is_empty(d), (name, d)
         assert d["params"]["delta"] == 0
+
+
+def test_diff_traces_python_specs_with_inputs():
+    """A subclassed model that was never built needs --input to be traced; diff passes it on."""
+    spec = "tests/models_for_trace.py:embed_model"
+    r = run_cli("diff", spec, spec, "--input", "tokens=12:int32", "--exit-code", cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert "no structural differences" in r.stdout
+    r = run_cli("diff", spec, spec, cwd=ROOT)
+    assert r.returncode == 2 and "--input tokens=SHAPE" in r.stderr and len(r.stderr.splitlines()) == 1
