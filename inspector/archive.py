@@ -45,7 +45,8 @@ KNOWN_MEMBERS = ("config.json", "metadata.json", "model.weights.h5")
 
 
 def sniff(path: str) -> str:
-    """'zip', 'hdf5' or 'unknown', from the first bytes (never from the suffix alone)."""
+    """'zip', 'hdf5', 'dir' (an unzipped Keras save) or 'unknown', from the first bytes (never from
+    the suffix alone)."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -55,8 +56,12 @@ def sniff(path: str) -> str:
     except OSError as e:
         raise BadModelFile(f"cannot open: {e.strerror or e}", path) from None
     if stat.S_ISDIR(st.st_mode):
-        raise BadModelFile("is a directory, not a model file (a SavedModel directory is not supported; "
-                           "save with model.save('model.keras'))", path)
+        from .keras_dir import is_keras_dir
+
+        if is_keras_dir(path):
+            return "dir"
+        raise BadModelFile("is a directory without a config.json, not a Keras model (a SavedModel directory "
+                           "is not supported; save with model.save('model.keras'))", path)
     if not stat.S_ISREG(st.st_mode):
         # a FIFO would block forever, /dev/zero never ends: only regular files are read
         raise BadModelFile("is not a regular file (device, pipe or socket); give a .keras or .h5 file", path)

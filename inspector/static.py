@@ -23,6 +23,7 @@ from typing import Any, BinaryIO, Callable, TypeVar
 
 from . import h5lite, h5snapshot
 from .archive import KerasArchive, WindowFile, parse_json, sniff
+from .keras_dir import KerasDirectory
 from .config_audit import audit_config
 from .config_graph import build_graph, is_model_config
 from .errors import BadGraph, BadModelFile, InspectorError, UnsafeModel, one_line, quote
@@ -54,6 +55,8 @@ def read_file(path: str, allow_code: bool = False) -> ModelGraph:
     try:
         if kind == "zip":
             g = _read_keras_zip(path, allow_code)
+        elif kind == "dir":
+            g = _read_keras_zip(path, allow_code, folder=True)
         elif kind == "hdf5":
             g = _read_h5(path, allow_code)
         else:
@@ -64,20 +67,17 @@ def read_file(path: str, allow_code: bool = False) -> ModelGraph:
     return g
 
 
-def _read_keras_zip(path: str, allow_code: bool) -> ModelGraph:
-    with KerasArchive(path) as ar:
+def _read_keras_zip(path: str, allow_code: bool, folder: bool = False) -> ModelGraph:
+    """A ``.keras`` zip, or (``folder``) the same members saved unzipped in a folder."""
+    where = "folder" if folder else "archive"
+    with (KerasDirectory(path) if folder else KerasArchive(path)) as ar:
         if "config.json" not in ar.members:
-            raise BadModelFile("archive has no config.json (not a Keras .keras file)", path)
+            raise BadModelFile(f"{where} has no config.json (not a Keras .keras file)", path)
         config = ar.read_json("config.json")
         meta = ar.read_json("metadata.json") if "metadata.json" in ar.members else {}
         if not isinstance(meta, dict):
             meta = {}
         audit = _audit(config, path)
-        stream = ar.open_weights()
-        if stream is None:
-            if "model.weights.json" in ar.members:
-                raise BadModelFile("sharded weights (model.weights.json) are not supported yet", path)
-            raise BadModelFile("archive has no model.weights.h5 (weights missing)", path)
 
         def body(root: Any) -> ModelGraph:
             _with_path(path, check_hdf5, root, "model.weights.h5")
@@ -89,8 +89,19 @@ def _read_keras_zip(path: str, allow_code: bool) -> ModelGraph:
             return _graph_from_config(config, container, path,
                                       opaque_weights=lambda: _with_path(path, h5_errors(_v3_tree), root))
 
-        g = read_hdf5(path, stream, body, "model.weights.h5 is not readable HDF5")
-    g.meta.update(source=path, format="keras-v3",
+        stream = ar.open_weights()
+        unread = next((w for w in ("model.weights.json", "model.weights.npz") if w in ar.members), None)
+        if stream is None and unread is not None:
+            # sharded (model.weights.json + shards) or weights_format="npz": the graph without
+            # parameter counts, and --load (whose static check this also is) reads them with Keras
+            g = _graph_from_config(config, None, path, opaque_weights=lambda: {})
+            g.meta["notes"] = [f"weights stored as {unread} are not read statically: parameter counts "
+                               "unknown (--load reads them with Keras)"]
+        elif stream is None:
+            raise BadModelFile(f"{where} has no model.weights.h5 (weights missing)", path)
+        else:
+            g = read_hdf5(path, stream, body, "model.weights.h5 is not readable HDF5")
+    g.meta.update(source=path, format="keras-v3-folder" if folder else "keras-v3",
                   keras_version=_meta_str(meta.get("keras_version")), date_saved=_meta_str(meta.get("date_saved")))
     _annotate(g, audit, path, allow_code)
     return g
