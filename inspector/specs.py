@@ -186,9 +186,26 @@ def _fmt_args(args: dict) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in args.items())
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_KERAS_WRAPPER = re.compile(r"^Exception encountered when calling [^\n]*\n\s*(\x1b\[1m)?")
+
+
 def _first_line(e: BaseException) -> str:
+    """The message's first line, under Keras's wrappers ("Exception encountered when calling X",
+    "Could not automatically infer the output shape ... Error encountered:"), whose first lines
+    say nothing, and without TensorFlow's op-graph preamble or terminal colour codes."""
     s = str(e).strip()
-    return s.splitlines()[0][:300] if s else type(e).__name__
+    for _ in range(32):  # one round per wrapper; nested layers nest them
+        t = _KERAS_WRAPPER.sub("", s).lstrip()
+        head = t.split("\n", 1)[0]
+        if "Error encountered:" in head:
+            t = t.split("Error encountered:", 1)[1].lstrip()
+        if t == s:
+            break
+        s = t
+    s = re.sub(r"^\{\{function_node [^}]*\}\}\s*", "", _ANSI.sub("", s)).split(" for '{{node ")[0]
+    lines = [line for line in s.splitlines() if line.strip()]
+    return lines[0].strip()[:300] if lines else type(e).__name__
 
 
 def _user_line(e: BaseException) -> str:
@@ -358,11 +375,15 @@ def _is_shape(s: Any) -> bool:
     return isinstance(s, (tuple, list)) and len(s) >= 1 and all(d is None or isinstance(d, int) for d in s)
 
 
-def _call_params(model: Any) -> list[str]:
+def _call_params(model: Any, optional: bool = False) -> list[str]:
+    """Names of ``call``'s required tensor parameters (with ``optional``: every named one but ``training``)."""
     try:
         sig = inspect.signature(model.call)
     except (TypeError, ValueError):
         return []
+    if optional:
+        return [p.name for p in sig.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+                and p.name != "training"]
     return [p.name for p in sig.parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
             and p.default is p.empty and p.name not in ("training", "mask")]
 
@@ -376,6 +397,13 @@ def call_template(model: Any, specs: list[InputSpec], kind: str) -> Template:
     params = _call_params(model)
     if kind == "list":
         return lambda ts: ((list(ts),), {}, list(ts))
+    every = _call_params(model, optional=True)
+    if kind == "auto" and len(names) > 1 and set(params) <= set(names) <= set(every):
+        # ``call(x, mask=None)`` given --input x --input mask: each tensor goes to its parameter
+        order = [names.index(p) for p in every if p in names]
+        pos = [names.index(p) for p in params]
+        return lambda ts: (tuple(ts[i] for i in pos), {names[i]: ts[i] for i in order if i not in pos},
+                           [ts[i] for i in order])
     if kind == "params" or (kind == "auto" and len(params) > 1 and set(params) <= set(names)):
         order = [names.index(p) for p in params if p in names] or list(range(len(names)))
         return lambda ts: (tuple(ts[i] for i in order), {}, [ts[i] for i in order])

@@ -9,8 +9,9 @@ Strategy 2, *eager* (when Python control flow on values or raw ``tf.*`` ops
 defeat symbolic tensors): run ``model.call`` once on random inputs with a hook
 around ``Layer.__call__`` recording each top-level layer call and the tensors
 it consumed/produced; TensorFlow ops run between layers are recorded through
-TF's op callbacks and appear as ``op`` nodes. Such a graph shows what one call
-did, so it is marked traced (``meta["traced"]``, node attr ``traced``).
+TF's op callbacks and appear as ``op`` nodes (:func:`inspector.twins.eager_trace`).
+Such a graph shows what one call did, so it is marked traced (``meta["traced"]``,
+node attr ``traced``).
 
 When the user's ``call`` fails, the result still holds the graph up to the
 failure, with the failing call as a node marked ``failed=True`` / ``error``,
@@ -22,20 +23,15 @@ from __future__ import annotations
 import contextlib
 import linecache
 import sys
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from .errors import InspectorError
-from .graph import ModelGraph, node_id
-from .live import (_struct_list as _flat, add_failed_call, base_attrs, costs, dtype_name as _dtype, finish,
-                   functional_graph, node_kind, serialize, snake as _snake, tensor_ref, tensors as _tensors,
-                   unique_name as _unique)
+from .graph import ModelGraph
+from .live import _struct_list as _flat, add_failed_call, costs, functional_graph, tensor_ref, tensors as _tensors
 from .specs import (InputSpec, Template, _first_line, _library_file, _rel, call_template, input_mismatch,
                     model_input_specs)
-
-EAGER_BATCH = 2
-UNKNOWN_DIM = 8  # stand-in for a None non-batch dimension when running eagerly
-
 
 @dataclass
 class TraceFailure:
@@ -52,6 +48,9 @@ class TraceFailure:
     file: str | None = None
     line: int | None = None
     code: str | None = None
+    inner: str | None = None  # the nested layer the failure came from (``self.block.dense``), if deeper
+    inner_file: str | None = None
+    inner_line: int | None = None
 
     def __str__(self) -> str:
         return self.message
@@ -84,6 +83,7 @@ class _Call:
     out: Any
     where: tuple[str, int] | None
     exc: BaseException | None = None
+    inner: list = field(default_factory=list)  # the recorder's nested failures during this call
 
 
 class _Recorder:
@@ -91,6 +91,7 @@ class _Recorder:
         self.depth = 0
         self.events: list[tuple[str, Any]] = []  # ("layer", _Call) | ("op", (type, inputs, outputs))
         self.failure: _Call | None = None
+        self.inner: list[tuple[int, _Call]] = []  # (depth, call) of nested calls that raised, deepest first
 
 
 # --------------------------------------------------------------------------- public entry
@@ -103,15 +104,20 @@ def trace(model: Any, input_specs: Any = None, *, _fallback: bool = True) -> Tra
     Raises :class:`InspectorError` when no input shapes can be found.
     """
     from .loading import import_keras
+    from .twins import eager_trace
 
     import_keras()
     specs, kind = model_input_specs(model, input_specs)
     template = call_template(model, specs, kind)
     names = _attr_names(model)
-    sym = _symbolic(model, specs, template, names)
-    if sym.error is None or not _fallback:
-        return sym
-    eager = _eager(model, specs, template, names, sym)
+    with warnings.catch_warnings():  # Keras's "unbuilt state" advice would bury our one error line
+        warnings.filterwarnings("ignore", category=UserWarning, module="keras")
+        sym = _symbolic(model, specs, template, names)
+        if sym.error is None or not _fallback:
+            return sym
+        eager = eager_trace(model, specs, template, names, sym)
+    if eager.error is not None and (eager.error.exception, eager.error.line) == (sym.error.exception, sym.error.line):
+        return sym  # the same failure both ways: the user's code, not a limit of symbolic tensors
     if eager.error is None or eager.progress > sym.progress or (
             sym.error is not None and sym.error.node is None and eager.progress >= sym.progress):
         return eager  # a symbolic failure without a layer to blame is a limit of symbolic tensors
@@ -148,15 +154,19 @@ def _hooked(rec: _Recorder) -> Iterator[None]:
             rec.depth += 1
             try:
                 return original(self, *args, **kwargs)
+            except Exception as e:  # kept so a failure deep in a nested layer names that layer
+                rec.inner.append((rec.depth - 1, _Call(self, args, kwargs, None, _caller(), e)))
+                raise
             finally:
                 rec.depth -= 1
         where = _caller()
         rec.depth += 1
+        rec.inner = []
         try:
             out = original(self, *args, **kwargs)
         except Exception as e:
             if rec.failure is None:
-                rec.failure = _Call(self, args, kwargs, None, where, e)
+                rec.failure = _Call(self, args, kwargs, None, where, e, list(rec.inner))
             raise
         finally:
             rec.depth -= 1
@@ -168,26 +178,6 @@ def _hooked(rec: _Recorder) -> Iterator[None]:
         yield
     finally:
         Layer.__call__ = original
-
-
-@contextlib.contextmanager
-def _tf_ops(rec: _Recorder) -> Iterator[None]:
-    """Record TensorFlow ops executed eagerly between layer calls (depth 0)."""
-    try:
-        from tensorflow.python.framework import op_callbacks
-    except Exception:  # another backend: ops between layers show up as untracked inputs
-        yield
-        return
-
-    def callback(op_type: str, inputs: Any, attrs: Any, outputs: Any, op_name: Any = None, graph: Any = None) -> None:
-        if rec.depth == 0 and graph is None:
-            rec.events.append(("op", (op_type, list(inputs or ()), list(outputs or ()))))
-
-    op_callbacks.add_op_callback(callback)
-    try:
-        yield
-    finally:
-        op_callbacks.remove_op_callback(callback)
 
 
 def _caller() -> tuple[str, int] | None:
@@ -245,123 +235,65 @@ def _symbolic(model: Any, specs: list[InputSpec], template: Template, names: dic
     return TraceResult(g, None, failure, "symbolic", progress)
 
 
-# --------------------------------------------------------------------------- eager
-def _eager(model: Any, specs: list[InputSpec], template: Template, names: dict, sym: TraceResult) -> TraceResult:
-    import keras
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    values = []
-    for s in specs:
-        shape = (EAGER_BATCH,) + tuple(UNKNOWN_DIM if d is None else d for d in s.shape)
-        v = rng.standard_normal(shape) if "float" in s.dtype else np.zeros(shape)
-        values.append(keras.ops.convert_to_tensor(v.astype(s.dtype)))
-    args, kwargs, _ = template(values)
-    rec, out, err = _Recorder(), None, None
-    with _hooked(rec), _tf_ops(rec):
-        try:
-            out = model.call(*args, **kwargs)
-        except Exception as e:
-            err = e
-    g = ModelGraph(name=model.name)
-    where: dict[int, tuple[str, int]] = {}
-    keep: list = list(values)  # tensors stay referenced, so their ids stay unique
-    for s, v in zip(specs, values):
-        _add_input(g, s)
-        where[id(v)] = (s.name, 0)
-    objects: dict[str, Any] = {}
-    counts: dict[int, int] = {}
-    for kind, ev in rec.events:
-        if kind == "layer":
-            counts[id(ev.layer)] = counts.get(id(ev.layer), 0) + 1
-    failed = rec.failure if rec.failure is not None and rec.failure.exc is err else None
-    if failed is not None:
-        counts[id(failed.layer)] = counts.get(id(failed.layer), 0) + 1
-    seen: dict[int, int] = {}
-    used_names = set(g.nx.nodes)
-    for kind, ev in rec.events + ([("failed", failed)] if failed else []):
-        if kind == "op":
-            op_type, ins, outs = ev
-            nid = _unique(_snake(op_type), used_names)
-            g.add_node(nid, name=nid, class_name=op_type, module="tensorflow", registered_name=None, kind="op",
-                       call_index=0, num_calls=1, config={"name": nid}, activation=None, trainable=True,
-                       input_shapes=[], output_shapes=[_batchless(t.shape) for t in outs],
-                       output_dtypes=[_dtype(t) for t in outs])
-            _connect(g, nid, [t for t in ins if id(t) in where], where, used_names, keep)
-        else:
-            layer = ev.layer
-            k = seen[id(layer)] = seen.get(id(layer), -1) + 1
-            nid = node_id(layer.name, k, counts[id(layer)])
-            e = serialize(layer)
-            attrs = base_attrs(layer, e, node_kind(layer, e), True)
-            kwargs = {a: v for a, v in ev.kwargs.items() if not _tensors(v)}
-            attrs.update(call_index=k, num_calls=counts[id(layer)], call_kwargs=kwargs or None,
-                         output_shapes=[_batchless(t.shape) for t in _tensors(ev.out)],
-                         output_dtypes=[_dtype(t) for t in _tensors(ev.out)])
-            g.add_node(nid, **attrs)
-            used_names.add(nid)
-            objects[nid] = layer
-            _connect(g, nid, _tensors((ev.args, ev.kwargs)), where, used_names, keep)
-            outs = _tensors(ev.out)
-        keep.extend(outs)
-        for i, t in enumerate(outs):
-            where[id(t)] = (nid, i)
-    g.inputs = [s.name for s in specs]
-    g.outputs = [where[id(t)] for t in _tensors(out) if id(t) in where] if err is None else []
-    failure = None
-    if err is not None:
-        refs = None
-        if failed is not None:
-            fid = node_id(failed.layer.name, counts[id(failed.layer)] - 1, counts[id(failed.layer)])
-            g.nx.nodes[fid].update(output_shapes=[], output_dtypes=[])
-            refs = []
-        failure = _failure(err, failed, names, g, refs)
-    finish(g, objects, 0, True)
-    reason = (sym.error.exception.split(". ")[0] if sym.error else "no functional twin")[:160]
-    _finish_traced(g, model, names, "eager", failure, note=f"symbolic tracing failed ({reason})")
-    return TraceResult(g, None, failure, "eager", sum(1 for k, _ in rec.events if k == "layer"))
-
-
-def _connect(g: ModelGraph, nid: str, tensors: list, where: dict, used: set, keep: list) -> None:
-    for j, t in enumerate(tensors):
-        if id(t) not in where:  # produced by code we could not see (numpy, another backend)
-            src = _unique("untracked", used)
-            g.add_node(src, name=src, class_name="Untracked", module=None, registered_name=None, kind="op",
-                       call_index=0, num_calls=1, config={"name": src}, activation=None, trainable=True,
-                       input_shapes=[], output_shapes=[_batchless(t.shape)], output_dtypes=[_dtype(t)])
-            keep.append(t)
-            where[id(t)] = (src, 0)
-        src, ti = where[id(t)]
-        g.add_edge(src, nid, arg_index=j, tensor_index=ti, shape=_batchless(t.shape), dtype=_dtype(t))
-    g.nx.nodes[nid]["input_shapes"] = [_batchless(t.shape) for t in tensors]
-
-
 # --------------------------------------------------------------------------- failures
 def _failure(err: BaseException | None, failed: _Call | None, names: dict, g: ModelGraph,
              refs: list | None) -> TraceFailure:
     exc = f"{type(err).__name__}: {_first_line(err)}" if err is not None else "no functional graph"
     if failed is None:
         where = _user_frame(err)
-        loc = f" at {_rel(where[0])}:{where[1]}{_code(where)}" if where else ""
-        return TraceFailure(f"the model's call failed{loc}: {exc}", exc, file=where and _rel(where[0]),
+        return TraceFailure(f"the model's call failed{_at(where)}: {exc}", exc, file=where and _rel(where[0]),
                             line=where and where[1], code=where and _code_text(where))
     layer = failed.layer
     attr = names.get(id(layer), (None,))[0]
     cls = type(layer).__name__
-    tensors = _tensors((failed.args, failed.kwargs))
-    expected, received, detail = input_mismatch(layer, tensors)
+    culprit, path = _culprit(failed, attr, err)
+    expected, received, detail = input_mismatch(culprit.layer, _tensors((culprit.args, culprit.kwargs)))
     nid = add_failed_call(g, layer, refs) if refs is not None and failed.layer.name not in g.inputs else None
     calls = g.nx.nodes[nid]["num_calls"] if nid else 1
     who = f"self.{attr} ({cls} {layer.name!r})" if attr else f"layer {layer.name!r} ({cls})"
     who = f"call {calls} of {who}" if calls > 1 else who
-    loc = f" at {_rel(failed.where[0])}:{failed.where[1]}{_code(failed.where)}" if failed.where else ""
     what = f"it expects input shape {expected} but received {received}{detail}" if expected else exc
-    msg = f"{who} failed{loc}: {what}"
+    raised = _user_frame(err)
+    if not expected and raised and raised not in (culprit.where, failed.where):
+        what += f" (raised{_at(raised)})"  # in the Python code of a (nested) layer's call
+    inner = None
+    if culprit is not failed:
+        c = culprit.layer
+        inner = path or c.name
+        what = (f"inside it, {path or 'layer ' + repr(c.name)} ({type(c).__name__}"
+                f"{' ' + repr(c.name) if path else ''}){_at(culprit.where)}: {what}")
+    msg = f"{who} failed{_at(failed.where)}: {what}"
     if nid:
         g.nx.nodes[nid]["error"] = msg
+    cw = culprit.where if inner else None
     return TraceFailure(msg, exc, layer=layer.name, attribute=attr, class_name=cls, node=nid,
                         expected=expected, received=received, file=failed.where and _rel(failed.where[0]),
-                        line=failed.where and failed.where[1], code=failed.where and _code_text(failed.where))
+                        line=failed.where and failed.where[1], code=failed.where and _code_text(failed.where),
+                        inner=inner, inner_file=cw and _rel(cw[0]), inner_line=cw and cw[1])
+
+
+def _culprit(failed: _Call, attr: str | None, err: BaseException | None) -> tuple[_Call, str | None]:
+    """The deepest nested layer call the failure propagated from, and its path (``self.a.b``) on the model.
+
+    Keras re-raises a nested failure with the innermost message, so the chain is the run of
+    nested failures (depth 1, 2, ...) carrying the same message as the top-level one.
+    """
+    msg = _first_line(err) if err is not None else None
+    culprit, path = failed, f"self.{attr}" if attr else None
+    chain: list[_Call] = []
+    for depth, call in reversed(failed.inner):
+        if depth != len(chain) + 1 or _first_line(call.exc) != msg:
+            break
+        chain.append(call)
+    for call in chain:
+        sub = _attr_names(culprit.layer).get(id(call.layer), (None,))[0]
+        path = f"{path}.{sub}" if path and sub else None
+        culprit = call
+    return culprit, path
+
+
+def _at(where: tuple[str, int] | None) -> str:
+    return f" at {_rel(where[0])}:{where[1]}{_code(where)}" if where else ""
 
 
 def _user_frame(err: BaseException | None) -> tuple[str, int] | None:
@@ -413,12 +345,3 @@ def _add_input(g: ModelGraph, s: InputSpec) -> None:
                config={"batch_shape": list(shape), "dtype": s.dtype, "name": s.name}, input_shapes=[],
                output_shapes=[shape], output_dtypes=[s.dtype], weights=[], params_trainable=0,
                params_non_trainable=0)
-
-
-# --------------------------------------------------------------------------- small helpers
-def _batchless(shape: Any) -> tuple | None:
-    """An eager tensor's shape with the batch dimension of our sample inputs shown as None."""
-    if shape is None:
-        return None
-    dims = tuple(None if d is None else int(d) for d in shape)
-    return (None,) + dims[1:] if dims and dims[0] == EAGER_BATCH else dims
