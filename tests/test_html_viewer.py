@@ -100,8 +100,8 @@ def test_search_click_shows_shapes(browser, sample_dir, tmp_path):
     assert str(tuple(layer.output.shape)) in panel          # (None, 64)
     assert str(tuple(layer.input.shape)) in panel           # (None, 20100)
     assert f"{layer.count_params():,}" in panel
-    for w in layer.weights:                                 # weight shapes from Keras
-        assert "(" + ", ".join(str(d) for d in w.shape) + ")" in panel
+    for w in layer.weights:                                 # weight shapes from Keras, as Python prints them
+        assert str(tuple(w.shape)) in panel                 # (20100, 64), and (64,) for the bias
     assert layer.get_config()["activation"] in panel        # full config shown
     # search by class name finds the merge layer; the panel shows Keras's shape for it
     concat = model.get_layer("concatenate")
@@ -140,3 +140,56 @@ def test_viewer_without_graphviz(browser, sample_dir, tmp_path, monkeypatch):
     layer = model.get_layer("concatenate")
     panel = _search_and_click(browser, "concat", layer.name)
     assert str(tuple(layer.output.shape)) in panel
+
+
+def _nested_blocks(keras, path: str):
+    """A head around a nested Functional backbone of four named blocks (folds under --collapse)."""
+    from keras import layers
+
+    keras.backend.clear_session()
+    x = inp = keras.Input((8,), name="bb_in")
+    for k in range(1, 5):
+        h = layers.Dense(8, name=f"block{k}_dense")(x)
+        h = layers.ReLU(name=f"block{k}_relu")(layers.BatchNormalization(name=f"block{k}_bn")(h))
+        x = layers.Add(name=f"block{k}_add")([x, h])
+    backbone = keras.Model(inp, x, name="backbone")
+    i = keras.Input((8,), name="features")
+    model = keras.Model(i, layers.Dense(3, name="head")(backbone(i)), name="transfer")
+    model.save(path)
+    return model
+
+
+@needs_dot
+def test_nested_and_collapsed_viewer(browser, keras, tmp_path):
+    """Search reaches a layer folded into a collapsed box inside a nested model; the box's panel
+    lists its members with Keras's shapes; a nested layer's panel shows Keras's weight shapes."""
+    from selenium.webdriver.common.by import By
+
+    path = str(tmp_path / "transfer.keras")
+    model = _nested_blocks(keras, path)
+    inner = model.get_layer("backbone").get_layer("block2_bn")
+    out = str(tmp_path / "collapsed.html")
+    inspector.render(path, out, expand_nested=True, collapse=True)
+    browser.get("file://" + out)
+    _wait(browser, lambda d: d.execute_script("return !!window.kgi"))
+    box = browser.find_element(By.ID, "kgi-search")
+    box.send_keys(inner.name)
+    items = _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#kgi-results li[data-id]"))
+    assert items[0].text.startswith(inner.name), [li.text for li in items]
+    items[0].click()
+    panel = browser.find_element(By.ID, "kgi-panel").text
+    assert "Folded layer calls" in panel
+    for layer in model.get_layer("backbone").layers[1:]:
+        if layer.name.startswith(("block2", "block3")):
+            assert layer.name in panel
+    assert f"{inner.name} BatchNormalization {tuple(inner.output.shape)}" in panel
+    # expanded, not collapsed: the nested Dense's panel has Keras's weight shapes, (8,) for the bias
+    dense = model.get_layer("backbone").get_layer("block3_dense")
+    out = str(tmp_path / "nested.html")
+    inspector.render(path, out, expand_nested=True)
+    browser.get("file://" + out)
+    _wait(browser, lambda d: d.execute_script("return !!window.kgi"))
+    panel = _search_and_click(browser, dense.name, dense.name)
+    assert str(tuple(dense.output.shape)) in panel
+    for w in dense.weights:
+        assert str(tuple(w.shape)) in panel

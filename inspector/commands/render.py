@@ -38,14 +38,17 @@ class UpperChoice(click.Choice):
 @click.option("--depth", type=click.IntRange(0), default=None,
               help="With --expand-nested: how many levels to expand [default: all].")
 @click.option("--layer-range", metavar="FIRST:LAST",
-              help="Only the layer calls from FIRST to LAST (inclusive, model order).")
+              help="Only the layer calls from FIRST to LAST (inclusive, model order); with --expand-nested "
+                   "either may be a layer inside a nested model (NAME or path backbone/NAME).")
 @click.option("--highlight", multiple=True, metavar="LAYER",
               help="Mark LAYER and everything it depends on (what a feature extractor at LAYER computes); "
-                   "repeatable.")
+                   "NAME:K for call K of a shared layer; with --expand-nested a layer inside a nested model "
+                   "(NAME or path backbone/NAME); repeatable.")
 @click.option("--collapse", is_flag=True,
               help="Fold name-prefix groups (conv2_block1_*) and repeated blocks into one box with a count.")
 @click.option("--collapse-min", type=click.IntRange(2), default=4, show_default=True,
-              help="With --collapse: the fewest layer calls a name-prefix group needs to become a box.")
+              help="With --collapse: the fewest layer calls a name-prefix group needs to become a box "
+                   "(numbered blocks the model repeats, blk1_* blk2_* ..., fold whatever their size).")
 @click.option("--no-color", is_flag=True, help="White boxes instead of colours by layer family.")
 @click.option("--layout", type=click.Choice(["auto", "dot", "layered"]), default="auto", show_default=True,
               help="Who places the boxes: Graphviz dot (best for up to ~2,000 boxes), the built-in layered "
@@ -123,6 +126,8 @@ def render(model: str, output: str, shapes: bool, dtypes: bool, names: bool, act
     boxes, edges = info["nodes"], info["edges"]
     click.echo(f"wrote {output} ({fmt}, {boxes} box{'es' if boxes != 1 else ''}, "
                f"{edges} edge{'s' if edges != 1 else ''}{how})", err=True)
+    for warning in info.get("warnings") or []:
+        click.echo(f"warning: {output}: {warning}", err=True)
 
 
 def _open_other(other: str, opts: dict[str, Any]) -> Any:

@@ -104,7 +104,8 @@ def render(source: Any, out: str, **options: Any) -> dict[str, Any]:
     ``diff`` (another ModelGraph, model file or live model: boxes are coloured by the structural
     diff against it, its removed layers drawn as dashed ghosts; see :mod:`.diffstyle`).
     The file is written atomically; neither input model is ever overwritten.
-    Returns facts about what was drawn: format, nodes, edges, layout engine.
+    Returns facts about what was drawn: format, nodes, edges, layout engine, and
+    ``warnings`` (e.g. a PNG too big for a bitmap, shrunk by Graphviz).
     """
     out = os.fspath(out)
     fmt = format_of(out)
@@ -113,7 +114,13 @@ def render(source: Any, out: str, **options: Any) -> dict[str, Any]:
     check_not_input(out, *map(os.fspath, inputs))
     g = _graph(source)
     view = build_view(g, opts)
-    return render_to(view, opts, out, fmt)
+    info = render_to(view, opts, out, fmt)
+    if info.get("warnings"):
+        import warnings
+
+        for w in info["warnings"]:
+            warnings.warn(w, stacklevel=2)
+    return info
 
 
 def render_to(view: View, opts: RenderOptions, out: str, fmt: str) -> dict[str, Any]:
@@ -138,7 +145,7 @@ def render_to(view: View, opts: RenderOptions, out: str, fmt: str) -> dict[str, 
     source, engine = dot.build_dot(view, opts, fmt)
     info["layout"] = "graphviz" if engine == "dot" else "layered (drawn by graphviz)"
     with atomic_path(out) as tmp:
-        dot.run_dot(source, fmt, tmp, opts.timeout, engine)
+        info["warnings"] = dot.run_dot(source, fmt, tmp, opts.timeout, engine)
     return info
 
 

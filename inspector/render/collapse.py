@@ -201,8 +201,11 @@ def _box(view: View, bid: str, dids: list[str], repeats: int) -> VNode:
     in_shapes = [e.attrs.get("shape") for e in view.edges if e.dst in inside and e.src not in inside]
     out_shapes = [e.attrs.get("shape") for e in view.edges if e.src in inside and e.dst not in inside]
     hl = [m.highlighted for m in members]
+    name = bid[1:-1]
+    if first.cluster:  # inside its nested model's frame the model's path would only repeat it
+        name = name.replace(first.cluster + "/", "")
     attrs = {
-        "name": bid[1:-1],
+        "name": name,
         "class_name": ", ".join(f"{c}×{k}" if k > 1 else str(c) for c, k in classes.most_common()),
         "kind": "group",
         "input_shapes": _dedupe(in_shapes),

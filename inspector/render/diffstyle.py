@@ -81,13 +81,17 @@ def annotate(view: View, g: ModelGraph, other: ModelGraph, against: str, partial
     ``partial`` (a --layer-range view): only ghosts connected to drawn boxes are added."""
     d = structural_diff(other, g)
     hl_on = any(n.highlighted is not None for n in view.nodes.values())
-    _mark(view, g, other, d, "", None, partial, hl_on)
+    inner: Counter = Counter()
+    _mark(view, g, other, d, "", None, partial, hl_on, inner)
     counts = {k: len(d[k]) for k in ("added", "changed", "removed", "connections_added", "connections_removed")}
     view.diff = {"against": against, **counts, "params_delta": d["params"]["delta"]}
     note = (f"{counts['added']} added, {counts['changed']} changed, {counts['removed']} removed layer calls"
             f" · connections +{counts['connections_added']} −{counts['connections_removed']}")
     if view.totals.get("params_known", True) and other.totals().get("params_known", True):
         note += f" · params {d['params']['delta']:+,}"
+    if any(inner.values()):  # the counts above are the top level's, as `inspector diff` reports them
+        note += (f" · inside nested models: {inner['added']} added, {inner['changed']} changed, "
+                 f"{inner['removed']} removed")
     view.notes.append(note)
 
 
@@ -97,7 +101,8 @@ def _sub(g: ModelGraph, nid: str) -> ModelGraph | None:
 
 
 def _mark(view: View, g: ModelGraph, other: ModelGraph, d: dict[str, Any], prefix: str, cluster: str | None,
-          partial: bool, hl_on: bool) -> None:
+          partial: bool, hl_on: bool, inner: Counter) -> None:
+    """Mark one level; ``inner`` tallies what changed inside expanded nested models."""
     added = {n["id"] for n in d["added"]}
     changed = {c["id"]: c["changes"] for c in d["changed"]}
     for nid in g.order():
@@ -107,7 +112,9 @@ def _mark(view: View, g: ModelGraph, other: ModelGraph, d: dict[str, Any], prefi
             view.clusters[did].diff = status
             sub, osub = _sub(g, nid), (None if status == ADDED else _sub(other, nid))
             if sub is not None and osub is not None:
-                _mark(view, sub, osub, structural_diff(osub, sub), did + "/", did, False, hl_on)
+                sd = structural_diff(osub, sub)
+                inner.update({k: len(sd[k]) for k in ("added", "changed", "removed")})
+                _mark(view, sub, osub, sd, did + "/", did, False, hl_on, inner)
             else:  # new, or a plain layer in OTHER: everything inside is new
                 for n in view.nodes.values():
                     if n.id.startswith(did + "/"):
@@ -134,7 +141,8 @@ def _add_ghosts(view: View, other: ModelGraph, removed: list[str], prefix: str, 
             for a, b in ((u, v), (v, u)):
                 if a in gone:
                     nbrs[a].add(b)
-        todo = [r for r in removed if any(prefix + x in view.nodes for x in nbrs[r] if x not in gone)]
+        todo = [r for r in removed if any(_drawn_end(view, prefix + x, 0, True) in view.nodes
+                                          for x in nbrs[r] if x not in gone)]
         show = set(todo)
         while todo:
             for x in nbrs[todo.pop()]:
@@ -164,11 +172,25 @@ def _mark_edges(view: View, other: ModelGraph, d: dict[str, Any], prefix: str) -
         attrs.setdefault((u, v, a.get("tensor_index") or 0), []).append(a)
     extra = []
     for u, v, t in d["connections_removed"]:
-        s, e = prefix + u, prefix + v
+        s, e = _drawn_end(view, prefix + u, t, True), _drawn_end(view, prefix + v, 0, False)
         if s in view.nodes and e in view.nodes:
             found = attrs.get((u, v, t)) or [{"tensor_index": t}]
             extra.append(VEdge(s, e, dict(found.pop(0) if len(found) > 1 else found[0]), diff=REMOVED))
     view.edges.extend(_acyclic(view, extra))
+
+
+def _drawn_end(view: View, did: str, t: int, source: bool) -> str:
+    """Where a connection to ``did`` is drawn: an expanded nested model is a frame, not a box,
+    so its output (``source``) or first input box stands in (else a ghost beside a nested
+    model floated unconnected)."""
+    c = view.clusters.get(did)
+    while c is not None:
+        ends = [d for d, _ in c.exit] if source else c.entry
+        if not ends:
+            return did
+        did = ends[min(t, len(ends) - 1)] if source else ends[0]
+        c = view.clusters.get(did)
+    return did
 
 
 def _acyclic(view: View, extra: list[VEdge]) -> list[VEdge]:

@@ -28,7 +28,7 @@ from typing import Any
 from ..errors import InspectorError
 from ..summary import human
 from . import diffstyle, style
-from .labels import class_text, cut, edge_label, esc, info_lines, node_label, tooltip
+from .labels import class_lines, class_text, cut, edge_label, esc, info_lines, node_label, tooltip
 from .options import RenderOptions
 from .view import View, VNode
 
@@ -140,6 +140,8 @@ def node_style(n: VNode, opts: RenderOptions) -> dict[str, Any]:
     d: dict[str, Any] = {"shape": "box3d" if n.repeats > 1 else "box",
                          "style": "filled" if n.repeats > 1 else "rounded,filled",
                          "fillcolor": style.fill(fam) if opts.color else "white"}
+    if n.repeats > 1:  # the 3-D box's top face would touch the bold name
+        d["margin"] = "0.1,0.1"
     if (a.get("num_calls") or 1) > 1:
         d["peripheries"] = "2"
     if n.is_output or a.get("kind") == "input":
@@ -160,8 +162,9 @@ def node_style(n: VNode, opts: RenderOptions) -> dict[str, Any]:
 def plain_lines(n: VNode, opts: RenderOptions) -> list[str]:
     """The label as plain lines (big graphs: HTML-like labels cost dot ~2x the layout time)."""
     a = n.attrs
-    head = [str(a.get("name") or n.id), class_text(n)] if (opts.show_layer_names or n.members) else [class_text(n)]
-    return [cut(x) for x in head] + info_lines(n, opts)
+    if opts.show_layer_names or n.members:
+        return [cut(str(a.get("name") or n.id))] + class_lines(n) + info_lines(n, opts)
+    return [cut(class_text(n))] + info_lines(n, opts)
 
 
 def build_dot(view: View, opts: RenderOptions, fmt: str = "svg", engine: str | None = None) -> tuple[str, str]:
@@ -306,11 +309,12 @@ def require_dot() -> str:
 SAFE_RETRY = {"splines": "line", "newrank": "true"}
 
 
-def run_dot(source: str, fmt: str, out_path: str, timeout: float | None = None, engine: str = "dot") -> None:
+def run_dot(source: str, fmt: str, out_path: str, timeout: float | None = None, engine: str = "dot") -> list[str]:
     """Lay out ``source`` and write ``fmt`` to ``out_path``; retry once with safer settings.
 
     ``engine="neato"`` runs ``dot -Kneato -n2``: positions and edge routes are already in
-    the source, Graphviz only draws them."""
+    the source, Graphviz only draws them. Returns warnings the user must see (see
+    :func:`scaled_warning`)."""
     exe = require_dot()
     if engine == "neato":
         attempts = [["-Kneato", "-n2"]]
@@ -327,7 +331,21 @@ def run_dot(source: str, fmt: str, out_path: str, timeout: float | None = None, 
         except OSError as e:
             raise InspectorError(f"cannot run Graphviz's dot ({e}); " + INSTALL_HINT) from None
         if proc.returncode == 0 and os.path.getsize(out_path) > 0:
-            return
+            return scaled_warning(proc.stderr.decode("utf-8", "replace"), fmt)
         last = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         last = last[-1] if last else f"exit status {proc.returncode}"
     raise InspectorError(f"Graphviz failed to draw the diagram: {last}")
+
+
+def scaled_warning(stderr: str, fmt: str) -> list[str]:
+    """Graphviz silently shrinks bitmaps over 32,767 px ("Scaling by 0.08 to fit"): a 3,000-layer
+    PNG came out 89 px wide with unreadable text, so say so and what to use instead."""
+    import re
+
+    m = re.search(r"[Ss]caling by ([0-9.]+)", stderr)
+    if not m:
+        return []
+    pct = float(m.group(1)) * 100
+    return [f"the {fmt.upper()} is too large for a bitmap (Graphviz's limit is 32,767 px a side) and was "
+            f"shrunk to {pct:.0f}%, so its text may be unreadable; draw .svg, .pdf or .html, or fewer boxes "
+            "with --collapse or --layer-range"]

@@ -63,6 +63,26 @@ def numbered(k: Key) -> bool:
     return k[0] == "s" or any(c.isdigit() for c in k[1].rsplit("_", 1)[-1])
 
 
+def stem(k: Key) -> str:
+    """The key with its numbers blanked: ``blk#`` for ``blk7``, so repeated blocks share a stem."""
+    return re.sub(r"\d+", "#", k[1])
+
+
+def _repeated_stems(nodes: dict[str, VNode], keys: dict[str, list[Key]], comp: Any) -> Counter:
+    """(cluster, stem) -> how many distinct connected groups of 2+ calls have a numbered prefix
+    key of that stem. A block repeated by the model folds even when it is smaller than
+    ``--collapse-min``: pass 2 then draws the repeats as one ``×N`` box."""
+    seen: Counter = Counter(comp(did, k) for did, ks in keys.items() for k in ks if k[0] == "p" and numbered(k))
+    out: Counter = Counter()
+    for did, ks in keys.items():
+        for k in ks:
+            c = comp(did, k) if k[0] == "p" and numbered(k) else None
+            if c is not None and seen[c] >= 2:
+                out[(nodes[did].cluster, stem(k))] += 1
+                seen[c] = 0  # count each group once
+    return out
+
+
 def label(k: Key) -> str:
     return k[1] if k[0] == "p" else "…_" + k[1]
 
@@ -133,10 +153,14 @@ def name_groups(view: View, min_size: int) -> dict[str, list[str]]:
         so, sk = size[comp(did, o)], size[comp(did, k)]
         return so > sk or (so == sk and len(o[1].split("_")) > len(k[1].split("_")))
 
+    repeated = _repeated_stems(nodes, keys, comp)
     chosen: dict[str, Key] = {}
     for did, ks in keys.items():
         good = [k for k in ks if size[comp(did, k)] >= min_size]
         good = [k for k in good if numbered(k)] or good
+        if not good:  # small numbered blocks (blk7_dense, blk7_relu, blk7_add) that the model repeats
+            good = [k for k in ks if k[0] == "p" and numbered(k) and size[comp(did, k)] >= 2
+                    and repeated[(nodes[did].cluster, stem(k))] >= 2]
         if good:
             chosen[did] = min(good, key=lambda k: rank(did, k))
 

@@ -61,13 +61,18 @@ def node_data(view: View) -> dict[str, Any]:
             "error": a.get("error") if a.get("failed") else None,
             "inputs": ins[did],
             "outputs": outs[did],
-            "members": a.get("members") if n.members else None,
+            "members": _members(a) if n.members else None,
             "repeats": n.repeats,
             "config": a.get("config"),
             "diff": n.diff if n.diff in MARKS else None,
             "diff_changes": changes_text(n.diff_info) if n.diff in MARKS else [],
         }
     return data
+
+
+def _members(a: dict[str, Any]) -> list[dict[str, Any]]:
+    """A collapsed box's layer calls with shapes as the boxes print them: ``(None, 6, 6, 384)``."""
+    return [{**m, "output_shapes": fmt_shapes(m.get("output_shapes"))} for m in a.get("members") or []]
 
 
 def strip_svg_prolog(svg: str) -> str:

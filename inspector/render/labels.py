@@ -95,13 +95,32 @@ def class_text(n: VNode) -> str:
     return f"ops.{cls}" if a.get("kind") == "op" else cls
 
 
+#: a collapsed box's class list wraps at this width ("BatchNormalization×3, Conv2D×2, ...")
+WRAP = 44
+
+
+def class_lines(n: VNode) -> list[str]:
+    """The class line; a collapsed box's class list wrapped at ', ' so the box stays narrow
+    (one 75-character line made a 24-box LR chain of MobileNetV2 10,000 px wide)."""
+    text = class_text(n)
+    if not n.members or len(text) <= WRAP:
+        return [cut(text)]
+    lines: list[str] = []
+    for part in text.split(", "):
+        if lines and len(lines[-1]) + 2 + len(part) <= WRAP:
+            lines[-1] += ", " + part
+        else:
+            lines.append(part)
+    return [cut(x + ("," if i < len(lines) - 1 else "")) for i, x in enumerate(lines)]
+
+
 def node_label(n: VNode, opts: RenderOptions) -> str:
     """HTML-like label: bold name (or class when names are off), class line, info lines."""
     a = n.attrs
     head = []
     if opts.show_layer_names or n.members:
         head.append(f"<b>{esc(cut(str(a.get('name') or n.id)))}</b>")
-        head.append(f'<font point-size="9">{esc(cut(class_text(n)))}</font>')
+        head += [f'<font point-size="9">{esc(x)}</font>' for x in class_lines(n)]
     else:
         head.append(f"<b>{esc(cut(class_text(n)))}</b>")
     body = [esc(x) for x in info_lines(n, opts)]

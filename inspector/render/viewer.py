@@ -38,6 +38,7 @@ main { flex: 1; display: flex; min-height: 0; }
 #kgi-panel .kgi-error { color: #b71c1c; white-space: pre-wrap; }
 .kgi-hint { color: #777; }
 #kgi-panel .kgi-diff { font-weight: 600; margin: 4px 0; }
+#kgi-panel tr.kgi-member-hit td { background: #fff3e0; font-weight: 600; }
 #kgi-panel .kgi-diff-added { color: #2e7d32; }
 #kgi-panel .kgi-diff-changed { color: #e65100; }
 #kgi-panel .kgi-diff-removed { color: #c62828; }
@@ -121,7 +122,7 @@ JS = r"""
     });
     panel.appendChild(p);
   }
-  function show(id) {
+  function show(id, member) {
     var d = nodes[id];
     panel.textContent = "";
     panel.appendChild(el("h2", d.name));
@@ -155,7 +156,8 @@ JS = r"""
       d.weights.forEach(function (w) {
         var tr = el("tr");
         tr.appendChild(el("td", w.name));
-        tr.appendChild(el("td", "(" + (w.shape || []).join(", ") + ")"));
+        var dims = w.shape || [];
+        tr.appendChild(el("td", "(" + dims.join(", ") + (dims.length === 1 ? ",)" : ")")));
         tr.appendChild(el("td", w.dtype));
         tr.appendChild(el("td", String(w.trainable)));
         wt.appendChild(tr);
@@ -168,9 +170,9 @@ JS = r"""
       panel.appendChild(el("h3", "Folded layer calls (" + d.members.length + ")"));
       var mt = el("table");
       d.members.forEach(function (m) {
-        var tr = el("tr");
+        var tr = el("tr", null, member && m.name === member ? "kgi-member-hit" : null);
         tr.appendChild(el("td", m.name)); tr.appendChild(el("td", m.class_name));
-        tr.appendChild(el("td", JSON.stringify(m.output_shapes)));
+        tr.appendChild(el("td", m.output_shapes));
         mt.appendChild(tr);
       });
       panel.appendChild(mt);
@@ -181,11 +183,13 @@ JS = r"""
     }
   }
   var selected = null;
-  function select(id, centre) {
+  function select(id, centre, member) {
     if (selected) selected.classList.remove("kgi-sel");
     selected = document.getElementById(id);
     if (selected) selected.classList.add("kgi-sel");
-    show(id);
+    show(id, member);
+    var hit = panel.querySelector(".kgi-member-hit");
+    if (hit) hit.scrollIntoView({block: "nearest"});
     if (centre && selected) {
       var bb = selected.getBBox(), m = svg.getScreenCTM().inverse().multiply(selected.getScreenCTM());
       var p = svg.createSVGPoint(); p.x = bb.x + bb.width / 2; p.y = bb.y + bb.height / 2; p = p.matrixTransform(m);
@@ -193,21 +197,27 @@ JS = r"""
       vb = [p.x - w / 2, p.y - h / 2, w, h]; apply();
     }
   }
-  var hits = [];
+  var hits = [], via = {};  // via[box id]: the folded layer call a search matched inside a collapsed box
   function clearHits() { hits.forEach(function (g) { g.classList.remove("kgi-hit"); }); hits = []; }
   function find(q) {
     q = q.trim().toLowerCase();
     if (!q) return [];
     var exact = [], starts = [], has = [];
+    via = {};
     Object.keys(nodes).forEach(function (id) {
       var d = nodes[id], n = String(d.name).toLowerCase(), c = String(d.class_name || "").toLowerCase();
       if (n === q || c === q) exact.push(id);
       else if (n.indexOf(q) === 0 || c.indexOf(q) === 0) starts.push(id);
       else if (n.indexOf(q) >= 0 || c.indexOf(q) >= 0 || String(d.id).toLowerCase().indexOf(q) >= 0) has.push(id);
+      else (d.members || []).some(function (m) {  // a layer folded into a collapsed box finds the box
+        var mn = String(m.name).toLowerCase();
+        if (mn.indexOf(q) < 0) return false;
+        via[id] = m.name; (mn === q ? exact : has).push(id); return true;
+      });
     });
     return exact.concat(starts, has);
   }
-  function pick(id) { results.hidden = true; select(id, true); }
+  function pick(id) { results.hidden = true; select(id, true, via[id]); }
   search.addEventListener("input", function () {
     clearHits(); results.textContent = "";
     var found = find(search.value);
@@ -215,7 +225,8 @@ JS = r"""
       var g = document.getElementById(id); if (g) { g.classList.add("kgi-hit"); hits.push(g); }
     });
     found.slice(0, 50).forEach(function (id, i) {
-      var li = el("li", nodes[id].name, i === 0 ? "kgi-active" : null);
+      var li = el("li", via[id] ? via[id] + " (in " + nodes[id].name + ")" : nodes[id].name,
+                  i === 0 ? "kgi-active" : null);
       li.setAttribute("data-id", id);
       li.appendChild(el("span", nodes[id].class_name, "kgi-cls"));
       li.onclick = function () { pick(id); };
