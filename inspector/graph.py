@@ -43,6 +43,16 @@ NODE_FIELDS: dict[str, str] = {
     "activation_bytes": "bytes of this call's outputs for one sample",
     "subgraph": "for nested models: key into ModelGraph.subgraphs",
     "traced": "True when the node comes from tracing rather than a saved graph",
+    "call_kwargs": "the call's non-tensor keyword arguments; '__args__' holds its positional arguments "
+                   "when a constant is among them (tensors as {'class_name': '__keras_tensor__'})",
+    "custom": "True for a class from outside Keras",
+    "code": "True for a Lambda holding Python bytecode (never decoded or run)",
+    "function": "a named Python function the layer calls (module.name)",
+    "synthetic": "True for an InputLayer the file did not list (a Sequential's)",
+    "failed": "True for the call where a traced model failed ('error' says why)",
+    "error": "why a traced call failed (on the 'failed' node)",
+    "attribute": "traced models: the attribute of the model holding the layer (self.priority_scorer)",
+    "opaque": "True for the one node of a model whose file holds no layer graph (a custom model class)",
 }
 
 #: Edge attributes.

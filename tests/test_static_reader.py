@@ -1,10 +1,12 @@
 """The static reader against Keras itself: samples, keras.applications, legacy h5, tf-keras."""
 from __future__ import annotations
 
+import os
 
 import pytest
 
 import inspector
+from conftest import ROOT
 from keras_truth import assert_matches_keras3, assert_matches_tf_keras, calls_per_layer, our_edges
 from samples import seed_models
 
@@ -161,3 +163,33 @@ def test_static_read_does_not_import_tensorflow(sample_dir):
             "print('tensorflow' in sys.modules or 'keras' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_every_node_attribute_is_documented(sample_dir):
+    """NODE_FIELDS (and the README table made from the same list) names every attribute the readers
+    set: on every sample, read statically and live, and on the traced broken subclassed model."""
+    from inspector.graph import EDGE_FIELDS, NODE_FIELDS
+    from inspector.live import read_model
+    from inspector.trace import trace
+    from inspector.specs import InputSpec
+
+    seen_nodes, seen_edges = set(), set()
+
+    def walk(g):
+        for _, a in g.nodes():
+            seen_nodes.update(a)
+        seen_edges.update(k for _, _, d in g.store.edges(data=True) for k in d)
+        for sub in g.subgraphs.values():
+            walk(sub)
+
+    for model, path in sample_dir.values():
+        walk(inspector.read(path))
+        walk(read_model(model))
+    broken = seed_models.broken_customer_ticket_subclassed()
+    walk(trace(broken, [InputSpec("title", (10000,), "float32"), InputSpec("text_body", (10000,), "float32"),
+                        InputSpec("tags", (100,), "float32")]).graph)
+    assert seen_nodes - set(NODE_FIELDS) == set()
+    assert seen_edges - set(EDGE_FIELDS) == set()
+    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    schema = readme[readme.index("## Graph schema"):readme.index("## Opening untrusted models")]
+    assert [k for k in NODE_FIELDS if f"`{k}`" not in schema] == []
