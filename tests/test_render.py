@@ -288,19 +288,28 @@ def test_collapse_folds_repeated_blocks(keras, tmp_path):
     assert nx.is_directed_acyclic_graph(dag)
 
 
-def test_collapse_generated_deep_model(keras):
-    """A generated 1,200-layer residual model folds to input, one ×N box, output."""
-    from keras import layers
+def _block_bn(layers, x, k):
+    h = layers.Dense(8, name=f"block{k + 1}_dense")(x)
+    h = layers.BatchNormalization(name=f"block{k + 1}_bn")(h)
+    h = layers.Activation("relu", name=f"block{k + 1}_relu")(h)
+    return layers.Add(name=f"block{k + 1}_add")([x, h])
 
-    blocks = 300
+
+def _block_small(layers, x, k):
+    """Three layers: under --collapse-min, yet a block the model repeats."""
+    y = layers.ReLU(name=f"blk{k}_relu")(layers.Dense(8, name=f"blk{k}_dense")(x))
+    return layers.Add(name=f"blk{k}_add")([x, y])
+
+
+@pytest.mark.parametrize("block, blocks", [(_block_bn, 300), (_block_small, 400)])
+def test_collapse_generated_deep_model(keras, block, blocks):
+    """A generated residual model of 1,200 layers folds to input, one ×N box, output."""
+    from keras import layers
 
     def build():
         x = inp = keras.Input((8,), name="input")
-        for i in range(blocks):
-            h = layers.Dense(8, name=f"block{i + 1}_dense")(x)
-            h = layers.BatchNormalization(name=f"block{i + 1}_bn")(h)
-            h = layers.Activation("relu", name=f"block{i + 1}_relu")(h)
-            x = layers.Add(name=f"block{i + 1}_add")([x, h])
+        for k in range(blocks):
+            x = block(layers, x, k)
         return keras.Model(inp, layers.Dense(2, name="predictions")(x))
 
     model, config = stateless_build(keras, build)

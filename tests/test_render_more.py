@@ -113,28 +113,6 @@ def test_layer_range_across_nested_boundaries(keras, deep3, tmp_path, spec):
 
 
 # --------------------------------------------------------------------------- --collapse
-def test_collapse_folds_small_repeated_blocks(keras):
-    """1,000 blocks of 3 layers (under --collapse-min) still fold into one ×N box."""
-    from keras import layers
-    from test_render import graph_of, stateless_build
-
-    blocks = 400
-
-    def build():
-        x = inp = keras.Input((8,), name="inp")
-        for k in range(blocks):
-            y = layers.ReLU(name=f"blk{k}_relu")(layers.Dense(8, name=f"blk{k}_dense")(x))
-            x = layers.Add(name=f"blk{k}_add")([x, y])
-        return keras.Model(inp, layers.Dense(2, name="predictions")(x))
-
-    model, config = stateless_build(keras, build)
-    from inspector.render import RenderOptions, build_view
-
-    view = build_view(graph_of(model, config), RenderOptions(collapse=True))
-    assert [n.repeats for n in view.nodes.values()] == [1, blocks, 1]
-    assert len(list(view.nodes.values())[1].members) == len(model.layers) - 2
-
-
 @needs_dot
 def test_collapsed_nested_backbone(keras, tmp_path):
     """A transfer model around MobileNetV2: every backbone layer in exactly one box inside its
