@@ -16,7 +16,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .config_graph import MAX_NESTING, _activation, is_model_config, stub_tensors
+from .config_graph import MAX_NESTING, _activation, is_model_config
+from .inbound import stub_tensors
 from .costs import activation_bytes, count_macs
 from .errors import InspectorError
 from .graph import ModelGraph, node_id
