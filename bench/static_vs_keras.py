@@ -98,7 +98,9 @@ def select(spec: str, cat: dict) -> list[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", type=int, default=3, help="runs of `inspector summary` (after a warm-up)")
+    ap.add_argument("--runs", type=int, default=5,
+                    help="runs of `inspector summary` (after a warm-up; a 0.2 s process is at the mercy of "
+                         "the machine's noise, and five cost about a second)")
     ap.add_argument("--keras-runs", type=int, default=3,
                     help="runs of load_model + summary (no warm-up: the inspector's runs warmed the page cache)")
     ap.add_argument("--models", default=None, help="comma-separated names or groups (default: all)")
