@@ -511,24 +511,30 @@ def test_garbage_is_unknown(class_name, config, shapes):
     assert infer_output_shapes(class_name, config, shapes) is None
 
 
+def fuzz_strategies(st, int_max: int, dim_max: int, rank_max: int) -> tuple:
+    """(config value, input shape) strategies for fuzzing the shape rules: JSON-like
+    garbage with small ints, and shapes of up to ``rank_max`` dims (None = unknown)."""
+    scalar = st.one_of(st.none(), st.booleans(), st.integers(-3, int_max),
+                       st.text(max_size=3), st.floats(allow_nan=True))
+    value = st.recursive(scalar, lambda c: st.one_of(
+        st.lists(c, max_size=4), st.dictionaries(st.text(max_size=6), c,
+                                                 max_size=3)), max_leaves=8)
+    dim = st.one_of(st.none(), st.integers(0, dim_max))
+    return value, st.one_of(st.none(), st.lists(dim, max_size=rank_max))
+
+
 def test_fuzzed_configs_never_raise():
     hypothesis = pytest.importorskip("hypothesis")
     st = hypothesis.strategies
     from inspector.shapes import _LAYERS
 
-    scalar = st.one_of(st.none(), st.booleans(), st.integers(-3, 40),
-                       st.text(max_size=3), st.floats(allow_nan=True))
-    value = st.recursive(scalar, lambda c: st.one_of(
-        st.lists(c, max_size=4), st.dictionaries(st.text(max_size=6), c,
-                                                 max_size=3)), max_leaves=8)
+    value, shape = fuzz_strategies(st, int_max=40, dim_max=30, rank_max=5)
     keys = st.sampled_from(["units", "filters", "kernel_size", "strides",
                             "padding", "data_format", "axis", "target_shape",
                             "dims", "layer", "equation", "output_shape",
                             "pool_size", "size", "cropping", "return_state",
                             "return_sequences", "merge_mode", "axes", "n",
                             "trainable", "batch_shape", "num_heads"])
-    dim = st.one_of(st.none(), st.integers(0, 30))
-    shape = st.one_of(st.none(), st.lists(dim, max_size=5))
 
     @hypothesis.settings(max_examples=300, deadline=None, database=None)
     @hypothesis.given(st.sampled_from(sorted(_LAYERS)),

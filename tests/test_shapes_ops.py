@@ -522,12 +522,9 @@ def test_fuzzed_ops_never_raise():
     st = hypothesis.strategies
     from inspector.shapes import _OPS
     from inspector.shapes_seq import TF_FUNCTIONS
+    from test_shapes import fuzz_strategies
 
-    scalar = st.one_of(st.none(), st.booleans(), st.integers(-3, 12),
-                       st.text(max_size=3), st.floats(allow_nan=True))
-    value = st.recursive(scalar, lambda c: st.one_of(
-        st.lists(c, max_size=4), st.dictionaries(st.text(max_size=6), c,
-                                                 max_size=3)), max_leaves=8)
+    value, shape = fuzz_strategies(st, int_max=12, dim_max=9, rank_max=4)
     keys = st.sampled_from([
         "axis", "keepdims", "newshape", "axes", "indices_or_sections",
         "repeats", "pad_width", "num_classes", "k", "source", "destination",
@@ -535,8 +532,6 @@ def test_fuzzed_ops_never_raise():
         "slice_spec", "num_or_size_splits", "indices", "batch_dims", "depth",
         "multiples", "paddings", "output_mode", "num_tokens", "num_bins",
         "__args__", "filters", "kernel_size", "function"])
-    dim = st.one_of(st.none(), st.integers(0, 9))
-    shape = st.one_of(st.none(), st.lists(dim, max_size=4))
     names = sorted(_OPS) + ["TFOpLambda", "SlicingOpLambda", "ConvLSTM2D",
                             "CategoryEncoding", "HashedCrossing",
                             "IntegerLookup", "Discretization"]
