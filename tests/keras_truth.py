@@ -142,6 +142,14 @@ def assert_matches_tf_keras(g, model) -> None:
     assert g.outputs == truth["outputs"]
 
 
+def build_and_save(backend: Any, build: Any, path: str) -> Any:
+    """``build(backend)`` in a fresh Keras (or tf-keras) session, saved to ``path``; the live model."""
+    backend.backend.clear_session()
+    model = build(backend)
+    model.save(path)
+    return model
+
+
 def calls_per_layer(model: Any) -> Counter:
     """How many times each layer is called *in this model's graph* (other graphs built from the
     same layer objects, e.g. by extraction tests, add inbound nodes that do not count)."""

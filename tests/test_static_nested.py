@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 import inspector
-from keras_truth import assert_matches_keras3, assert_matches_tf_keras
+from keras_truth import assert_matches_keras3, assert_matches_tf_keras, build_and_save
 
 
 # --------------------------------------------------------------------------- Keras 3
@@ -61,10 +61,8 @@ def _dict_io(keras):
 @pytest.mark.parametrize("build", [_nested_as_output, _nested_twice_as_output, _first_call_is_output,
                                    _sequential_twice_as_output, _dict_io])
 def test_keras3_nested_outputs_and_dict_io(keras, tmp_path, build, suffix):
-    keras.backend.clear_session()
-    model = build(keras)
     path = str(tmp_path / f"m{suffix}")
-    model.save(path)
+    model = build_and_save(keras, build, path)
     assert_matches_keras3(inspector.read(path), model)
 
 
@@ -131,10 +129,8 @@ def _functional_twice_deep_h5(keras):
 @pytest.mark.parametrize("build", [_legacy_ops_and_lookalikes, _nested_sequential_h5, _shared_encoder_h5,
                                    _functional_twice_deep_h5])
 def test_keras3_legacy_h5_layers_ops_and_nested_weights(keras, tmp_path, build):
-    keras.backend.clear_session()
-    model = build(keras)
     path = str(tmp_path / "m.h5")
-    model.save(path)
+    model = build_and_save(keras, build, path)
     g = inspector.read(path)
     assert_matches_keras3(g, model)
     nested = [n for n, a in g.nodes() if a["kind"] == "model"]
@@ -184,10 +180,8 @@ def _tfk_transfer(K):
 @pytest.mark.parametrize("build", [_tfk_deferred_sequential, _tfk_sequential_twice, _tfk_functional_twice_and_consumed,
                                    _tfk_transfer])
 def test_tf_keras_nested_models(tfk, tmp_path, build, suffix):
-    tfk.backend.clear_session()
-    model = build(tfk)
     path = str(tmp_path / f"m{suffix}")
-    model.save(path)
+    model = build_and_save(tfk, build, path)
     assert_matches_tf_keras(inspector.read(path), model)
 
 

@@ -7,7 +7,7 @@ import pytest
 
 import inspector
 from conftest import ROOT
-from keras_truth import assert_matches_keras3, assert_matches_tf_keras, calls_per_layer, our_edges
+from keras_truth import assert_matches_keras3, assert_matches_tf_keras, build_and_save, calls_per_layer, our_edges
 from samples import seed_models
 
 GRAPH_SAMPLES = [n for n in seed_models.SAMPLES if n != "my_model"]
@@ -111,10 +111,8 @@ def _ops_k3(keras):
 
 @pytest.mark.parametrize("build", [_functional_k3, _sequential_k3, _ops_k3])
 def test_keras3_legacy_h5(keras, tmp_path, build):
-    keras.backend.clear_session()
-    model = build(keras)
     path = str(tmp_path / "m.h5")
-    model.save(path)
+    model = build_and_save(keras, build, path)
     g = inspector.read(path)
     assert g.meta["format"] == "h5-legacy"
     assert_matches_keras3(g, model)
