@@ -47,7 +47,7 @@ side, model_name, size, layer, data, out, batch = sys.argv[2:9]
 model = build(model_name, int(size))
 t0 = time.perf_counter()
 if side == "ours":
-    from inspector.features import extract_features
+    from inspector.extract.features import extract_features
     rows = extract_features(model, layer, data, out, batch_size=int(batch)).rows
 else:
     import keras
@@ -72,7 +72,7 @@ def make_data(path: str, rows: int, size: int) -> None:
     """Random images as a float32 .npy, written in chunks (never whole in memory)."""
     import numpy as np
 
-    from inspector.features import NpyWriter
+    from inspector.extract.features import NpyWriter
 
     w = NpyWriter(path, rows, (size, size, 3), np.float32)
     rng = np.random.default_rng(0)
@@ -90,7 +90,7 @@ def throughput(args: argparse.Namespace, tmp: str) -> tuple[list[str], dict, dic
     import keras
     import numpy as np
 
-    from inspector.features import extract_features
+    from inspector.extract.features import extract_features
 
     data = os.path.join(tmp, "x.npy")
     make_data(data, args.rows, args.size)

@@ -1,5 +1,5 @@
 """Speed check (not a test): walk every group and dataset shape of big `.keras` weights files
-with inspector.h5lite and with h5py, opening the zip member in place, and print both.
+with inspector.readers.hdf5.lite and with h5py, opening the zip member in place, and print both.
 
     python bench/h5lite_speed.py [--runs 5] [--dir bench/.cache] [--quick] [--json PATH]
 
@@ -26,7 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import CACHE, add_json_arg, ensure_model, residual_mlp, write_json  # noqa: E402
-from inspector.archive import WindowFile  # noqa: E402
+from inspector.readers.archive import WindowFile  # noqa: E402
 
 
 def nasnet():
@@ -55,7 +55,7 @@ def member_range(path: str, member: str = "model.weights.h5") -> tuple[int, int]
 
 
 def walk_h5lite(path: str, start: int, size: int) -> int:
-    from inspector import h5lite
+    from inspector.readers.hdf5 import lite as h5lite
 
     n = 0
     with open(path, "rb") as fh, h5lite.File(fh, offset=start, size=size) as f:

@@ -42,7 +42,7 @@ TITLES = {
                             "Ratio = Keras time / ours = our throughput / Keras's. Target (issue #5): >= 0.9."),
     "features_peak_rss": ("Feature extraction: peak RSS for 1x and 10x rows",
                           "Peak RSS (VmHWM) of one fresh process each. Target (issue #5): ours grows < 10%."),
-    "h5lite_walk": ("Weights walk: `inspector.h5lite` vs h5py",
+    "h5lite_walk": ("Weights walk: `inspector.readers.hdf5.lite` vs h5py",
                     "CPU seconds in-process (every group and dataset shape of model.weights.h5); "
                     "\"process\" columns: one fresh interpreter each."),
 }

@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .errors import BadModelFile, InspectorError, UnsafeModel
-from .graph import EDGE_FIELDS, NODE_FIELDS, ModelGraph
+from inspector.errors import BadModelFile, InspectorError, UnsafeModel
+from inspector.graph import EDGE_FIELDS, NODE_FIELDS, ModelGraph
 
 __version__ = "0.1.0"
 __all__ = ["read", "from_config", "ModelGraph", "InspectorError", "BadModelFile", "UnsafeModel",
@@ -29,21 +29,21 @@ def read(source: Any, allow_code: bool = False) -> ModelGraph:
     TensorFlow import, nothing from the file executed) or a live Keras model:
     Functional and Sequential models are walked through Keras's own node graph
     (same node ids and attributes as reading the saved file); subclassed
-    models are traced (:func:`inspector.trace.trace`; ``meta["traced"]`` is
+    models are traced (:func:`inspector.readers.live.trace.trace`; ``meta["traced"]`` is
     set). A subclassed model whose ``call`` fails raises
-    :class:`inspector.trace.TraceFailed`, whose ``.result.graph`` is the graph
+    :class:`inspector.readers.live.trace.TraceFailed`, whose ``.result.graph`` is the graph
     up to the failing call.
 
     A file holding Lambda bytecode raises :class:`UnsafeModel` unless ``allow_code``;
     then those layers are shown flagged ``code=True`` (the code is never decoded or run).
     """
     if isinstance(source, (str, os.PathLike)):
-        from .static import read_file
+        from inspector.readers.static import read_file
 
         return read_file(os.fspath(source), allow_code=allow_code)
     # only a live model gets here; checking the class by module name keeps paths Keras-free
     if any(c.__module__.startswith(("keras.", "tf_keras.")) for c in type(source).__mro__):
-        from .live import read_model
+        from inspector.readers.live.read import read_model
 
         return read_model(source)
     raise InspectorError(f"cannot read a {type(source).__name__}: pass a path to a .keras or .h5 file "
@@ -53,7 +53,7 @@ def read(source: Any, allow_code: bool = False) -> ModelGraph:
 def from_config(config: dict, name: str = "<config>") -> ModelGraph:
     """Graph of a model config dict (``model.get_config()`` wrapped as saved, or a
     parsed ``config.json``) without weights: parameter counts are unknown."""
-    from .config_graph import build_graph, is_model_config
+    from inspector.readers.config_graph import build_graph, is_model_config
 
     if not is_model_config(config):
         raise BadModelFile("not a Functional/Sequential model config (no layer list)", name)
@@ -62,24 +62,24 @@ def from_config(config: dict, name: str = "<config>") -> ModelGraph:
 
 def feature_extractor(model_or_path: Any, layers: Any, **kwargs: Any) -> Any:
     """A Keras model from the inputs ``layers`` need to their outputs (weights shared);
-    see :func:`inspector.extract.feature_extractor`. Imports Keras."""
-    from .extract import feature_extractor as impl
+    see :func:`inspector.extract.submodel.feature_extractor`. Imports Keras."""
+    from inspector.extract.submodel import feature_extractor as impl
 
     return impl(model_or_path, layers, **kwargs)
 
 
 def graft(model_or_path: Any, at: Any, heads: Any, **kwargs: Any) -> Any:
     """The model plus new Dense heads (``"NAME:UNITS:ACTIVATION"``) at layer ``at``;
-    see :func:`inspector.graft.graft`. Imports Keras."""
-    from .grafting import graft as impl
+    see :func:`inspector.extract.graft.graft`. Imports Keras."""
+    from inspector.extract.graft import graft as impl
 
     return impl(model_or_path, at, heads, **kwargs)
 
 
 def extract_features(model_or_path: Any, layers: Any, data: str, out: str, **kwargs: Any) -> Any:
     """Run an extractor over ``.npy``/``.npz``/image-directory data into ``out``, batch by batch;
-    see :func:`inspector.features.extract_features`. Imports Keras."""
-    from .features import extract_features as impl
+    see :func:`inspector.extract.features.extract_features`. Imports Keras."""
+    from inspector.extract.features import extract_features as impl
 
     return impl(model_or_path, layers, data, out, **kwargs)
 
@@ -87,6 +87,26 @@ def extract_features(model_or_path: Any, layers: Any, data: str, out: str, **kwa
 def render(source: Any, out: str, **options: Any) -> Any:
     """Draw a ModelGraph or model file to ``out`` (.svg .png .pdf .dot .html, from the suffix);
     see :func:`inspector.render.render` for the options. Never imports TensorFlow."""
-    from .render import render as impl
+    from inspector.render import render as impl
 
     return impl(source, out, **options)
+
+
+# ModelGraph's diagram conveniences. The graph layer knows nothing of the renderer (a
+# consumer built on it), so the package that holds both adds them here.
+def _to_graphviz(self: ModelGraph, fmt: str = "svg", **options: Any) -> Any:
+    """The diagram as a :class:`graphviz.Source` (options as for :func:`inspector.render`)."""
+    from inspector.render import to_graphviz
+
+    return to_graphviz(self, fmt, **options)
+
+
+def _repr_svg_(self: ModelGraph) -> str | None:
+    """The diagram, for Jupyter (which calls this): see :func:`inspector.render.notebook_svg`."""
+    from inspector.render import notebook_svg
+
+    return notebook_svg(self)
+
+
+ModelGraph.to_graphviz = _to_graphviz  # type: ignore[attr-defined]
+ModelGraph._repr_svg_ = _repr_svg_  # type: ignore[attr-defined]

@@ -1,5 +1,5 @@
 """``python -m inspector``: the same CLI as the ``inspector`` command."""
-from cli import main
+from inspector.cli.app import main
 
 if __name__ == "__main__":
     main()

@@ -18,7 +18,7 @@ import tempfile
 import threading
 from typing import Iterator
 
-from .errors import InspectorError
+from inspector.errors import InspectorError
 
 #: Signals that end a run cleanly: temp files removed, exit code 128 + signum.
 CLEAN_EXIT_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))

@@ -11,7 +11,7 @@ freshly built sample models, then
   which the README shows right below the block.
 
 So neither the outputs in the README nor the gallery's SVGs are edited by hand;
-``tests/test_readme_tour.py`` runs the same commands and fails when they drift.
+``tests/cli/test_readme_tour.py`` runs the same commands and fails when they drift.
 
 A step that is *meant* to fail says so in an HTML comment on the line above its
 block, ``<!-- tour: exit 2 -->``; any other non-zero exit stops the script

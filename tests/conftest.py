@@ -40,7 +40,7 @@ def sample_dir(tmp_path_factory, keras):
 def run_cli(*args: str, check_tf: bool = False, **kw) -> subprocess.CompletedProcess:
     """Run the CLI in a fresh interpreter (as a user would)."""
     env = dict(os.environ, PYTHONPATH=ROOT)
-    code = "import sys; from cli import main; sys.argv = ['inspector'] + sys.argv[1:]\n"
+    code = "import sys; from inspector.cli import main; sys.argv = ['inspector'] + sys.argv[1:]\n"
     if check_tf:
         code += ("import atexit\n"
                  "atexit.register(lambda: print('TF_LOADED=' + str('tensorflow' in sys.modules or 'keras' in sys.modules), file=sys.stderr))\n")

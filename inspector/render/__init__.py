@@ -3,7 +3,7 @@
 >>> import inspector
 >>> inspector.render("model.keras", "model.svg", show_dtype=True, collapse=True)
 
-Works on the :class:`~inspector.graph.ModelGraph` only: nothing here imports
+Works on the :class:`~inspector.graph.model_graph.ModelGraph` only: nothing here imports
 TensorFlow or Keras, so drawing a saved model never loads it.
 """
 from __future__ import annotations
@@ -13,11 +13,12 @@ import sys
 import types
 from typing import Any
 
-from ..atomic import atomic_path, check_not_input
-from ..errors import InspectorError
-from ..graph import ModelGraph
-from .options import RenderOptions
-from .view import View, build_view
+from inspector.atomic import atomic_path, check_not_input
+from inspector.errors import InspectorError
+from inspector.graph import ModelGraph
+from inspector.render.options import RenderOptions
+from inspector.render.build import build_view
+from inspector.render.view import View
 
 FORMATS = ("svg", "png", "pdf", "dot", "html")
 
@@ -47,7 +48,7 @@ def _graph(source: Any) -> ModelGraph:
 
 def to_dot(source: Any, fmt: str = "svg", **options: Any) -> str:
     """DOT source of the diagram (no Graphviz needed)."""
-    from .dot import to_dot as _to_dot
+    from inspector.render.dot import to_dot as _to_dot
 
     opts = RenderOptions.from_kwargs(**options)
     return _to_dot(build_view(_graph(source), opts), opts, fmt)
@@ -64,7 +65,7 @@ def to_graphviz(source: Any, fmt: str = "svg", **options: Any) -> Any:
     """
     import graphviz
 
-    from .dot import build_dot
+    from inspector.render.dot import build_dot
 
     opts = RenderOptions.from_kwargs(**options)
     text, engine = build_dot(build_view(_graph(source), opts), opts, fmt)
@@ -125,7 +126,7 @@ def render(source: Any, out: str, **options: Any) -> dict[str, Any]:
 
 def render_to(view: View, opts: RenderOptions, out: str, fmt: str) -> dict[str, Any]:
     """Write an already-built view (the CLI builds it once for its summary line)."""
-    from . import dot
+    from inspector.render import dot
 
     info = {"format": fmt, "nodes": len(view.nodes), "edges": len(view.edges), "layout": "graphviz"}
     if fmt == "dot":
@@ -135,7 +136,7 @@ def render_to(view: View, opts: RenderOptions, out: str, fmt: str) -> dict[str, 
         info["layout"] = None
         return info
     if fmt == "html":
-        from .html import html_page
+        from inspector.render.html import html_page
 
         svg, info["layout"] = _svg_for_html(view, opts)
         with atomic_path(out) as tmp:
@@ -153,10 +154,10 @@ def _svg_for_html(view: View, opts: RenderOptions) -> tuple[str, str]:
     """SVG from Graphviz, or from the built-in layered layout when ``dot`` is not installed."""
     import tempfile
 
-    from . import dot
+    from inspector.render import dot
 
     if dot.dot_binary() is None:
-        from .fallback import fallback_svg
+        from inspector.render.fallback import fallback_svg
 
         view.notes.append("laid out without Graphviz (not installed): " + dot.INSTALL_HINT.split(";")[0])
         return fallback_svg(view, opts), "builtin"

@@ -20,9 +20,9 @@ from typing import Any, Iterable
 
 import networkx as nx
 
-from .diffstyle import box_status
-from .groups import foldable as _foldable, name_groups
-from .view import VEdge, View, VNode
+from inspector.render.diffstyle import box_status
+from inspector.render.groups import foldable as _foldable, name_groups
+from inspector.render.view import VEdge, View, VNode
 
 
 def collapse(view: View, min_size: int = 4) -> None:

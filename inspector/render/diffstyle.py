@@ -1,6 +1,6 @@
 """``render --diff OTHER``: colour a diagram by the structural diff against another model.
 
-The differ is :func:`inspector.diff.diff`, run as ``diff(OTHER, MODEL)`` so its
+The differ is :func:`inspector.report.diff.diff`, run as ``diff(OTHER, MODEL)`` so its
 "added" means *in the drawn model only*; this module only maps that answer onto a
 :class:`~.view.View`, so the diagram and ``inspector diff`` can never disagree:
 
@@ -21,10 +21,10 @@ import os
 from collections import Counter
 from typing import Any
 
-from ..diff import diff as structural_diff
-from ..errors import InspectorError
-from ..graph import ModelGraph
-from .view import VEdge, View, VNode
+from inspector.report.diff import diff as structural_diff
+from inspector.errors import InspectorError
+from inspector.graph import ModelGraph
+from inspector.render.view import VEdge, View, VNode
 
 ADDED, CHANGED, REMOVED, SAME = "added", "changed", "removed", "same"
 

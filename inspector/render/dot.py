@@ -25,12 +25,12 @@ import shutil
 import subprocess
 from typing import Any
 
-from ..errors import InspectorError
-from ..summary import human
-from . import diffstyle, style
-from .labels import class_lines, class_text, cut, edge_label, esc, info_lines, node_label, tooltip
-from .options import RenderOptions
-from .view import View, VNode
+from inspector.errors import InspectorError
+from inspector.report.summary import human
+from inspector.render import diffstyle, style
+from inspector.render.labels import class_lines, class_text, cut, edge_label, esc, info_lines, node_label, tooltip
+from inspector.render.options import RenderOptions
+from inspector.render.view import View, VNode
 
 #: graphs with more boxes than this get the fast dot settings
 BIG = 400
@@ -182,7 +182,7 @@ def build_dot(view: View, opts: RenderOptions, fmt: str = "svg", engine: str | N
     nid = {did: f"n{i}" for i, did in enumerate(view.nodes)}
     lay = None
     if engine == "neato":
-        from .layout import layered_layout
+        from inspector.render.layout import layered_layout
 
         sizes = {did: _estimate(plain_lines(n, opts)) for did, n in view.nodes.items()}
         gap = (70.0 if opts.rankdir in ("LR", "RL") else 40.0) if labels else 30.0

@@ -8,12 +8,12 @@ the same.
 """
 from __future__ import annotations
 
-from .diffstyle import COLOURS, MARKS, REMOVED, edge_attrs, legend, node_attrs
-from .dot import _estimate, node_family, plain_lines
-from .layout import layered_layout
-from .options import RenderOptions
-from .style import FADED_FILL, FAILED_FILL, FAILED_PEN, HIGHLIGHT_PEN, fill
-from .view import View
+from inspector.render.diffstyle import COLOURS, MARKS, REMOVED, edge_attrs, legend, node_attrs
+from inspector.render.dot import _estimate, node_family, plain_lines
+from inspector.render.layout import layered_layout
+from inspector.render.options import RenderOptions
+from inspector.render.style import FADED_FILL, FAILED_FILL, FAILED_PEN, HIGHLIGHT_PEN, fill
+from inspector.render.view import View
 
 TITLE_H = 40.0
 LEGEND_H = 22.0
@@ -25,7 +25,7 @@ def _x(text: object) -> str:
 
 
 def fallback_svg(view: View, opts: RenderOptions) -> str:
-    from .dot import title_text
+    from inspector.render.dot import title_text
 
     lines = {did: plain_lines(n, opts) for did, n in view.nodes.items()}
     sizes = {did: _estimate(ls) for did, ls in lines.items()}

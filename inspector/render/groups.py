@@ -26,7 +26,7 @@ import re
 from collections import Counter, defaultdict
 from typing import Any
 
-from .view import View, VNode
+from inspector.render.view import View, VNode
 
 Key = tuple  # ("p", "conv2_block1") for a name prefix, ("s", "4") for a name suffix ("…_4")
 

@@ -13,18 +13,18 @@ import json
 import re
 from typing import Any
 
-from ..summary import fmt_shapes
-from .diffstyle import MARKS, changes_text
-from .labels import params_of, shared_text
-from .options import RenderOptions
-from .style import FAMILIES
-from .view import View
-from .viewer import CSS, JS
+from inspector.report.summary import fmt_shapes
+from inspector.render.diffstyle import MARKS, changes_text
+from inspector.render.labels import params_of, shared_text
+from inspector.render.options import RenderOptions
+from inspector.render.style import FAMILIES
+from inspector.render.view import View
+from inspector.render.viewer import CSS, JS
 
 
 def node_data(view: View) -> dict[str, Any]:
     """Facts per box, keyed by the box's SVG id, for the side panel and the search."""
-    from .dot import node_family
+    from inspector.render.dot import node_family
 
     svg_id = {did: f"n{i}" for i, did in enumerate(view.nodes)}
     ins: dict[str, list[str]] = {d: [] for d in view.nodes}
@@ -88,7 +88,7 @@ def _script_json(obj: Any) -> str:
 
 
 def html_page(view: View, opts: RenderOptions, svg: str) -> str:
-    from .dot import title_text
+    from inspector.render.dot import title_text
 
     title = opts.title or title_text(view)
     payload = {"title": title, "notes": view.notes, "nodes": node_data(view), "diff": view.diff,

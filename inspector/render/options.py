@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from ..errors import InspectorError
+from inspector.errors import InspectorError
 
 RANKDIRS = ("TB", "LR", "BT", "RL")
 

@@ -20,9 +20,9 @@ import difflib
 from collections import deque
 from typing import Any
 
-from ..errors import InspectorError
-from ..graph import ModelGraph
-from .view import View
+from inspector.errors import InspectorError
+from inspector.graph import ModelGraph
+from inspector.render.view import View
 
 
 def _members(view: View, cid: str) -> list[str]:

@@ -1,0 +1,91 @@
+"""An unzipped Keras 3 save: a folder holding ``config.json``, ``metadata.json`` and
+``model.weights.h5`` (``model.save(path, zipped=False)``; the layout Keras uses on the
+Hugging Face Hub).
+
+Read with the same caps and checks as a ``.keras`` zip (:class:`~inspector.readers.archive.KerasArchive`,
+whose interface this mirrors): only regular files directly in the folder are members, a member
+that is a symbolic link is refused (it could point anywhere on the machine), JSON members are
+read up to the same size limit, nothing else in the folder (``assets/`` ...) is opened.
+"""
+from __future__ import annotations
+
+import os
+import stat
+from typing import Any, BinaryIO
+
+from inspector.readers.archive import KNOWN_MEMBERS, MAX_JSON_BYTES, parse_json
+from inspector.errors import BadModelFile, TooLarge, UnsafeModel, quote
+
+#: Members a folder save may have that the reader looks at (the rest are ignored).
+_LOOKED_AT = (*KNOWN_MEMBERS, "model.weights.json", "model.weights.npz")
+
+
+def is_keras_dir(path: str) -> bool:
+    """True for a folder with a ``config.json`` entry (whatever that entry turns out to be)."""
+    return os.path.lexists(os.path.join(path, "config.json"))
+
+
+class KerasDirectory:
+    """A Keras folder save opened read-only; ``members`` maps member names to their lstat."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._files: list[BinaryIO] = []
+        self.members: dict[str, os.stat_result] = {}
+        for name in _LOOKED_AT:
+            full = os.path.join(path, name)
+            try:
+                st = os.lstat(full)
+            except FileNotFoundError:
+                continue
+            except OSError as e:
+                raise BadModelFile(f"cannot read {name}: {e.strerror or e}", path) from None
+            if stat.S_ISLNK(st.st_mode):
+                raise UnsafeModel(f"{name} is a symbolic link ({quote(os.readlink(full))}) — refusing "
+                                  "(it could point anywhere on this machine)", path)
+            if not stat.S_ISREG(st.st_mode):
+                raise BadModelFile(f"{name} is not a regular file", path)
+            self.members[name] = st
+
+    def close(self) -> None:
+        for f in self._files:
+            f.close()
+        self._files.clear()
+
+    def __enter__(self) -> "KerasDirectory":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _open(self, name: str) -> BinaryIO:
+        """Open a member without following a link swapped in since it was listed."""
+        try:
+            fd = os.open(os.path.join(self.path, name), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError as e:
+            raise BadModelFile(f"cannot open {name}: {e.strerror or e}", self.path) from None
+        f = os.fdopen(fd, "rb")
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            f.close()
+            raise BadModelFile(f"{name} is not a regular file", self.path)
+        return f
+
+    def read_member(self, name: str, limit: int = MAX_JSON_BYTES) -> bytes:
+        if name not in self.members:
+            raise BadModelFile(f"folder has no {name}", self.path)
+        with self._open(name) as f:
+            data = f.read(limit + 1)
+        if len(data) > limit:
+            raise TooLarge(f"{name} is larger than {limit} bytes", self.path)
+        return data
+
+    def read_json(self, name: str) -> Any:
+        return parse_json(self.read_member(name), name, self.path)
+
+    def open_weights(self) -> BinaryIO | None:
+        """``model.weights.h5`` opened for reading (closed with the folder), or None."""
+        if "model.weights.h5" not in self.members:
+            return None
+        f = self._open("model.weights.h5")
+        self._files.append(f)
+        return f
