@@ -23,6 +23,21 @@ from __future__ import annotations
 MAX_MESSAGE = 600
 
 
+#: Characters that reorder how a terminal or editor shows the text around them (bidirectional
+#: embeddings, overrides and isolates: the "Trojan Source" trick, CVE-2021-42574).
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def displayable(text: str) -> bool:
+    """Whether a name from a file can be shown as it is, everywhere: no control characters
+    (terminal escapes), no line separators, no surrogates, no bidirectional overrides.
+    Other Unicode is fine: CJK, emoji (joined with ZWJ), combining marks, RTL/LTR marks."""
+    import unicodedata
+
+    return all(ch.isprintable() or (unicodedata.category(ch) == "Cf" and ch not in _BIDI_CONTROLS)
+               for ch in text)
+
+
 def one_line(text: object, limit: int = MAX_MESSAGE) -> str:
     """``text`` as one printable line: control characters escaped, length capped."""
     s = str(text)

@@ -6,6 +6,8 @@ import re
 import subprocess
 import sys
 
+import shutil
+
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -54,3 +56,45 @@ def user_lines(stderr: str) -> list[str]:
     return [l for l in stderr.splitlines()
             if l.strip() and not l.startswith("WARNING: All log messages before absl")
             and not re.match(r"^[IWEF]\d{4} ", l) and "rebuild TensorFlow with the appropriate" not in l]
+
+
+# --------------------------------------------------------------------------- headless Chromium
+# Debian's chromium and chromium-driver, given by path: Selenium Manager never downloads a browser or driver.
+CHROMIUM = os.environ.get("INSPECTOR_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("INSPECTOR_CHROMEDRIVER", "/usr/bin/chromedriver")
+
+
+def _why_no_browser() -> str | None:
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed (pip install -e '.[test]')"
+    for exe, pkg in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
+        if not (os.path.isfile(exe) and os.access(exe, os.X_OK)):
+            return f"{exe} not found: apt-get install {pkg} (or `make browser`)"
+    return None
+
+
+needs_browser = pytest.mark.skipif(_why_no_browser() is not None, reason=_why_no_browser() or "")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must never download a browser or driver
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage",
+                f"--user-data-dir={profile}", "--window-size=1400,900"):
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+

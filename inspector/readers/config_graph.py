@@ -20,7 +20,7 @@ from inspector.graph.store import topological_order
 
 from inspector.readers.audit import MAX_LAYERS, _check_hyperparameters, _is_known, check_shape, code_flags, is_op
 from inspector.readers.audit import entry_name as _entry_name
-from inspector.errors import BadGraph, InspectorError, TooLarge, quote
+from inspector.errors import BadGraph, InspectorError, TooLarge, displayable, quote
 from inspector.graph import ModelGraph, node_id
 from inspector.readers.inbound import parse_call, refs
 from inspector.layers.shapes import infer_output_dtypes, infer_output_shapes
@@ -91,8 +91,8 @@ def _check_entries(entries: list, path: str, sequential: bool) -> None:
         if not isinstance(e.get("config", {}), dict):
             raise BadGraph(f"layer entry {i} ({e['class_name']}) has a config that is not an object", path)
         name = _entry_name(e, i)
-        if not name.isprintable() or not e["class_name"].isprintable():
-            raise BadGraph(f"layer entry {i} has control characters in its name or class "
+        if not displayable(name) or not displayable(e["class_name"]):
+            raise BadGraph(f"layer entry {i} has control characters or bidirectional overrides in its name or class "
                            f"({quote(name)}, {quote(e['class_name'])})", path)
         if name in seen:
             raise BadGraph(f"two layers are named {quote(name)}", path)

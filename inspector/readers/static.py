@@ -29,7 +29,7 @@ from inspector.readers.sniff import sniff
 from inspector.readers.folder import KerasDirectory
 from inspector.readers.audit import audit_config
 from inspector.readers.config_graph import build_graph, is_model_config
-from inspector.errors import BadGraph, BadModelFile, InspectorError, UnsafeModel, one_line, quote
+from inspector.errors import BadGraph, BadModelFile, InspectorError, UnsafeModel, displayable, one_line, quote
 from inspector.graph import ModelGraph
 from inspector.readers.weights import (LegacyContainer, V3Container, WeightInfo, _dataset_info, check_hdf5, h5_errors, is_dataset, is_group,
                       numel, read_text_attr)
@@ -260,8 +260,8 @@ def _names(items: list[str], limit: int = 5) -> str:
 def _graph_from_config(config: Any, weights: Any, path: str, opaque_weights: Any) -> ModelGraph:
     if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
         raise BadModelFile("config is not a Keras model config (no class_name)", path)
-    if not config["class_name"].isprintable():
-        raise BadGraph(f"the model's class name has control characters ({quote(config['class_name'])})", path)
+    if not displayable(config["class_name"]):
+        raise BadGraph(f"the model's class name has control characters or bidirectional overrides ({quote(config['class_name'])})", path)
     if config["class_name"] in ("Functional", "Sequential") and not is_model_config(config):
         raise BadGraph(f"the config is a {config['class_name']} model without a layer list", path)
     if is_model_config(config):
@@ -275,8 +275,8 @@ def _graph_from_config(config: Any, weights: Any, path: str, opaque_weights: Any
 def _opaque(config: dict, path: str, tree: dict[str, list[WeightInfo]]) -> ModelGraph:
     """A model whose config is a custom class with no layer list: one node, its weights, a hint."""
     name = str((config.get("config") or {}).get("name") or config["class_name"]) if isinstance(config.get("config"), dict) else config["class_name"]
-    if not name.isprintable():
-        raise BadGraph(f"the model's name has control characters ({quote(name)})", path)
+    if not displayable(name):
+        raise BadGraph(f"the model's name has control characters or bidirectional overrides ({quote(name)})", path)
     g = ModelGraph(name=name, class_name=config["class_name"])
     weights = [w for ws in tree.values() for w in ws]
     g.add_node(name, name=name, class_name=config["class_name"], module=config.get("module"),

@@ -28,6 +28,7 @@ from typing import Any
 from inspector.errors import InspectorError
 from inspector.report.summary import human
 from inspector.render import diffstyle, style
+from inspector.render.escape import HtmlLabel, dot_id, dot_string, html_label
 from inspector.render.labels import class_lines, class_text, cut, edge_label, esc, info_lines, node_label, tooltip
 from inspector.render.options import RenderOptions
 from inspector.render.view import View, VNode
@@ -43,9 +44,7 @@ INSTALL_HINT = ("install Graphviz: `apt-get install graphviz` (Debian/Ubuntu), `
                 "work without it")
 
 
-def q(text: Any) -> str:
-    """A DOT double-quoted string."""
-    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+q = dot_string
 
 
 def _attrs(d: dict[str, Any]) -> str:
@@ -53,7 +52,8 @@ def _attrs(d: dict[str, Any]) -> str:
     for k, v in d.items():
         if v is None:
             continue
-        parts.append(f"{k}={v}" if isinstance(v, str) and v.startswith("<") else f"{k}={q(v)}")
+        # only labels the renderer built as HTML-like go unquoted; any other text is quoted
+        parts.append(f"{k}={v}" if isinstance(v, HtmlLabel) else f"{k}={q(v)}")
     return "[" + " ".join(parts) + "]" if parts else ""
 
 
@@ -127,7 +127,7 @@ def title_label(view: View, opts: RenderOptions) -> str:
                             f'<font point-size="9">{esc(style.FAMILIES[f][1])}</font></td>' for f in fams)
             legend = f'<table border="0" cellspacing="3" cellpadding="2" align="center"><tr>{cells}</tr></table>'
             html += f'<tr><td colspan="20">{legend}</td></tr>'
-    return "<" + html + "</table>>"
+    return html_label(html + "</table>")
 
 
 def node_family(n: VNode) -> str:
@@ -209,7 +209,7 @@ def build_dot(view: View, opts: RenderOptions, fmt: str = "svg", engine: str | N
             x, y = lay.pos[did]
             w, h = lay.size[did]
             attrs.update(pos=f"{x:.1f},{lay.height - y:.1f}!", width=f"{w / 72:.3f}", height=f"{h / 72:.3f}")
-        by_cluster.setdefault(n.cluster, []).append(f"{q(did)} {_attrs(attrs)};")
+        by_cluster.setdefault(n.cluster, []).append(f"{dot_id(did)} {_attrs(attrs)};")
     children: dict[str | None, list[str]] = {}
     for cid, c in view.clusters.items():
         children.setdefault(c.parent, []).append(cid)
@@ -248,7 +248,7 @@ def build_dot(view: View, opts: RenderOptions, fmt: str = "svg", engine: str | N
         attrs.update(diffstyle.edge_attrs(e.diff))
         if lay is not None:
             attrs["pos"] = _edge_pos(lay.routes[i], lay.height)
-        out.append(f"{q(e.src)} -> {q(e.dst)} {_attrs(attrs)};")
+        out.append(f"{dot_id(e.src)} -> {dot_id(e.dst)} {_attrs(attrs)};")
     out.append("}")
     return "\n".join(out) + "\n", engine
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from inspector.render.diffstyle import COLOURS, MARKS, REMOVED, edge_attrs, legend, node_attrs
 from inspector.render.dot import _estimate, node_family, plain_lines
+from inspector.render.escape import xml_text
 from inspector.render.layout import layered_layout
 from inspector.render.options import RenderOptions
 from inspector.render.style import FADED_FILL, FAILED_FILL, FAILED_PEN, HIGHLIGHT_PEN, fill
@@ -19,9 +20,7 @@ TITLE_H = 40.0
 LEGEND_H = 22.0
 
 
-def _x(text: object) -> str:
-    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace('"', "&quot;"))
+_x = xml_text
 
 
 def fallback_svg(view: View, opts: RenderOptions) -> str:

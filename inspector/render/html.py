@@ -15,6 +15,7 @@ from typing import Any
 
 from inspector.report.summary import fmt_shapes
 from inspector.render.diffstyle import MARKS, changes_text
+from inspector.render.escape import xml_text
 from inspector.render.labels import params_of, shared_text
 from inspector.render.options import RenderOptions
 from inspector.render.style import FAMILIES
@@ -126,8 +127,7 @@ def html_page(view: View, opts: RenderOptions, svg: str) -> str:
 """
 
 
-def _esc(text: Any) -> str:
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+_esc = xml_text
 
 
 __all__ = ["html_page", "node_data"]

@@ -10,6 +10,7 @@ from typing import Any
 
 from inspector.report.summary import fmt_shape, fmt_shapes, human
 from inspector.render.diffstyle import status_line, tooltip_lines
+from inspector.render.escape import HtmlLabel, html_label, label_text
 from inspector.render.options import RenderOptions
 from inspector.render.view import VEdge, VNode
 
@@ -17,10 +18,7 @@ from inspector.render.view import VEdge, VNode
 MAX_LINE = 80
 
 
-def esc(text: Any) -> str:
-    """Text for a Graphviz HTML-like label (XML escaping)."""
-    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace('"', "&quot;"))
+esc = label_text
 
 
 def cut(text: str, n: int = MAX_LINE) -> str:
@@ -114,7 +112,7 @@ def class_lines(n: VNode) -> list[str]:
     return [cut(x + ("," if i < len(lines) - 1 else "")) for i, x in enumerate(lines)]
 
 
-def node_label(n: VNode, opts: RenderOptions) -> str:
+def node_label(n: VNode, opts: RenderOptions) -> HtmlLabel:
     """HTML-like label: bold name (or class when names are off), class line, info lines."""
     a = n.attrs
     head = []
@@ -124,7 +122,7 @@ def node_label(n: VNode, opts: RenderOptions) -> str:
     else:
         head.append(f"<b>{esc(cut(class_text(n)))}</b>")
     body = [esc(x) for x in info_lines(n, opts)]
-    return "<" + "<br/>".join(head + body) + ">"
+    return html_label("<br/>".join(head + body))
 
 
 def tooltip(n: VNode) -> str:

@@ -152,14 +152,24 @@ def render_text(g: ModelGraph, rich_tty: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: Markdown punctuation a name could use to format, link, break a table cell, start an entity or
+#: open raw HTML; CommonMark takes a backslash before any ASCII punctuation as that character.
+#: (Without ``[`` and ``]`` no link can form, so parentheses in shapes stay as they are.)
+_MD_SPECIAL = set("\\`*_[]<>|~&")
+
+
+def md_text(text: Any) -> str:
+    """``text`` shown literally in Markdown (a table cell or a line), whatever it holds."""
+    return "".join("\\" + c if c in _MD_SPECIAL else c for c in str(text).replace("\n", " "))
+
+
 def render_markdown(g: ModelGraph) -> str:
     head, body = table_cells(g)
-    esc = lambda s: s.replace("|", "\\|")  # noqa: E731
-    lines = [f"**Model:** `{g.name}` ({g.class_name})", "", "| " + " | ".join(head) + " |",
+    lines = [f"**Model:** {md_text(g.name)} ({md_text(g.class_name)})", "", "| " + " | ".join(head) + " |",
              "|" + "|".join("---" for _ in head) + "|"]
-    lines += ["| " + " | ".join(esc(c) for c in r) + " |" for r in body]
+    lines += ["| " + " | ".join(md_text(c) for c in r) + " |" for r in body]
     lines.append("")
-    lines += [f"- {line}" for line in footer(g)]
+    lines += [f"- {md_text(line)}" for line in footer(g)]
     return "\n".join(lines) + "\n"
 
 

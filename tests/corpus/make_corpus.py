@@ -101,6 +101,16 @@ def base_config() -> dict:
                       ["x", 0, 0], ["dense_1", 0, 0])
 
 
+#: case name -> (input, dense, dense_1, model) names that are markup in some output format
+MARKUP_NAMES: dict[str, tuple[str, str, str, str]] = {
+    "markup-names-html": ("<b>in</b>", "<img src=x onerror=alert(1)>", "</script><script>alert(2)</script>",
+                          "</title><svg onload=alert(3)>"),
+    "markup-names-dot": ('"; x [URL="http://127.0.0.1:9/"', "<<b>d</b>>", "a]; b [label=c", "]]>&amp;\\N\\G"),
+    "markup-names-markdown": ("`in`", "a|b|c", "[x](javascript:alert(1))", "*_~&lt;`"),
+    "markup-names-unicode": ("\u200fRTL\u200e", "e\u0301\u0301", "\U0001F468\u200d\U0001F469\u4e2d\u6587",
+                             "\u200f\u05d0\u05d1"),
+}
+
 #: weights group key -> (layer name, [dataset shapes])
 BASE_WEIGHTS: dict[str, tuple[str, list[tuple]]] = {
     "input_layer": ("x", []),
@@ -687,6 +697,23 @@ def build(outdir: str, sentinel: str, url: str = "http://127.0.0.1:9/payload.bin
     write_h5(p("legacy_lambda_bytecode.h5"), config=leg, weights={**LEGACY_WEIGHTS, "lam": []})
     lambda_cases("h5-lambda-bytecode", "legacy_lambda_bytecode.h5",
                  "Keras 2 Lambda bytecode in a legacy .h5 (CVE-2025-9905 pattern)")
+
+    # ---- names that are markup (issue: output safety): shown as their exact text, never interpreted
+    for case_name, (n0, n1, n2, model_name) in MARKUP_NAMES.items():
+        cfg = functional([input_layer(n0, [None, 3]), dense(n1, 4, n0, [None, 3]), dense(n2, 2, n1, [None, 4], "softmax")],
+                         [n0, 0, 0], [n2, 0, 0], name=model_name)
+        w = weights_h5({"input_layer": (n0, []), "dense": (n1, [(3, 4), (4,)]), "dense_1": (n2, [(4, 2), (2,)])},
+                       model_name=model_name)
+        write_keras(p(f"{case_name}.keras"), config=cfg, weights=w)
+        ok(case_name, f"{case_name}.keras", "", "layer and model names that are HTML/DOT/Markdown markup: every "
+           "output shows them as text", flags={n1: {"params_trainable": 16}, n2: {"params_trainable": 10}})
+
+    cfg = functional([input_layer("x", [None, 3]), dense("admin\u202e\u2066txt.exe\u2069\u202c", 4, "x", [None, 3])],
+                     ["x", 0, 0], ["admin\u202e\u2066txt.exe\u2069\u202c", 0, 0])
+    write_keras(p("bidi_override_name.keras"), config=cfg,
+                weights=weights_h5({"input_layer": ("x", []), "dense": ("admin\u202e\u2066txt.exe\u2069\u202c", [(3, 4), (4,)])}))
+    err("bidi-override-in-name", "bidi_override_name.keras", "BadGraph", r"control characters or bidirectional overrides",
+        "a layer name with bidirectional overrides (Trojan Source) would show other text than it holds")
 
     with open(p("manifest.json"), "w") as f:
         json.dump({"sentinel": sentinel, "url": url, "cases": [asdict(c) for c in cases]}, f, indent=1)

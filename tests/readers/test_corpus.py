@@ -292,7 +292,7 @@ def _commands() -> list[tuple[str, str]]:
     cmds = [("export", ".json"), ("export", ".graphml")]
     render = main.commands.get("render")
     if render is not None and any("-o" in p.opts for p in render.params):
-        cmds.append(("render", ".svg"))
+        cmds += [("render", ".svg"), ("render", ".html"), ("render", ".dot")]
     return cmds
 
 

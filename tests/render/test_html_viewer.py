@@ -8,49 +8,14 @@ Expected shapes and weight shapes come from the Keras layers themselves.
 from __future__ import annotations
 
 import os
-import shutil
 
 import pytest
 
 import inspector
+from conftest import needs_browser
 from test_render import needs_dot
 
-CHROMIUM = os.environ.get("INSPECTOR_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("INSPECTOR_CHROMEDRIVER", "/usr/bin/chromedriver")
-
-
-def _why_no_browser() -> str | None:
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        return "selenium is not installed (pip install -e '.[test]')"
-    for exe, pkg in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
-        if not (os.path.isfile(exe) and os.access(exe, os.X_OK)):
-            return f"{exe} not found: apt-get install {pkg} (or `make browser`)"
-    return None
-
-
-pytestmark = pytest.mark.skipif(_why_no_browser() is not None, reason=_why_no_browser() or "")
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must never download a browser or driver
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage",
-                f"--user-data-dir={profile}", "--window-size=1400,900"):
-        opts.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
-    driver.set_page_load_timeout(60)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+pytestmark = needs_browser
 
 
 def _wait(driver, cond, timeout=10):
