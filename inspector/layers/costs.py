@@ -50,11 +50,11 @@ from inspector.layers.shapes import (
     _IDENTITY_LAYERS,
     _LAYERS,
     _OP_NAME_CLASHES,
-    _is_op,
     _short_name,
     infer_output_shapes,
     parse_einsum_equation,
 )
+from inspector.layers.kinds import is_op_call
 from inspector.layers.seq import OP_HANDLERS
 from inspector.layers.common import (
     Shape,
@@ -91,7 +91,7 @@ def count_macs(
         if not outs or any(s is None for s in outs):
             outs = infer_output_shapes(class_name, config, ins) or outs
         weights = [as_shape(w) for w in (weight_shapes or [])]
-        if _is_op(config) and (name in OP_HANDLERS
+        if is_op_call(name, config) and (name in OP_HANDLERS
                                or name in _OP_NAME_CLASHES):
             return _op_macs(name, ins, outs)
         if name in _ZERO:
@@ -377,6 +377,7 @@ _ZERO = frozenset(
        "Discretization"}
 )
 
+#: class name -> MAC rule (see :mod:`.registry`); ZERO_MACS: classes doing no multiply-accumulates
 _HANDLERS: dict[str, Any] = {
     **{n: _per_element for n in _PER_ELEMENT},
     "Dense": _dense,
@@ -396,6 +397,8 @@ _HANDLERS: dict[str, Any] = {
     **{f"{kind}{n}DTranspose": _conv_transpose for n in (1, 2, 3)
        for kind in ("Conv", "Convolution")},
 }
+MAC_RULES = _HANDLERS
+ZERO_MACS = _ZERO
 
 
 # --------------------------------------------------------------------------

@@ -144,6 +144,21 @@ def multi_head_attention(class_name: str, config: dict, shapes: list,
     return [out, _mha_scores(config, query, key, heads)]
 
 
+def grouped_query_attention(class_name: str, config: dict, shapes: list, kw: dict) -> list[Shape]:
+    """GroupedQueryAttention(query, value, key=None): the output keeps the query shape (Keras
+    projects back to the query's feature size); scores are (batch, query heads, T, S)."""
+    query = _arg(shapes, kw, 0, "query")
+    if query is None or len(query) != 3:
+        raise ShapeError("GroupedQueryAttention needs a query of rank 3")
+    if not kw.get("return_attention_scores", False):
+        return [tuple(query)]
+    value = _arg(shapes, kw, 1, "value")
+    key = _arg(shapes, kw, 2, "key") or value
+    if key is None:
+        raise ShapeError("attention scores need the key/value shape")
+    return [tuple(query), (query[0], as_int(config.get("num_query_heads"), 1), query[1], key[1])]
+
+
 def dot_attention(class_name: str, config: dict, shapes: list,
                   kw: dict) -> list[Shape]:
     """Attention / AdditiveAttention called on ``[query, value, key?]``:
@@ -364,6 +379,7 @@ def register(table: dict[str, Handler]) -> None:
     for name in list(_RNN_STATES) + ["RNN"]:
         table[name] = rnn
     table["MultiHeadAttention"] = multi_head_attention
+    table["GroupedQueryAttention"] = grouped_query_attention
     table["Attention"] = dot_attention
     table["AdditiveAttention"] = dot_attention
     table["TFOpLambda"] = tf_op_layer

@@ -29,6 +29,7 @@ from inspector.layers import dtypes as shapes_dtypes
 from inspector.layers import ops as shapes_ops
 
 from inspector.layers import seq as shapes_seq
+from inspector.layers.kinds import is_op_call, short_name
 from inspector.layers.common import (
     Handler,
     Shape,
@@ -107,7 +108,7 @@ def infer_output_dtypes(
         dtypes = [d if isinstance(d, str) else None
                   for d in (input_dtypes or [])]
         kw = call_kwargs if isinstance(call_kwargs, dict) else {}
-        if _is_op(config) and name in _OPS:
+        if is_op_call(name, config) and name in _OPS:
             out = shapes_dtypes.op_dtypes(name, config, dtypes, kw)
         elif name in ("TFOpLambda", "SlicingOpLambda"):
             out = shapes_dtypes.tf_op_dtypes(config, dtypes, kw)
@@ -129,22 +130,12 @@ def _policy(config: dict) -> str | None:
     return dtype if isinstance(dtype, str) else None
 
 
-def _short_name(class_name: str) -> str:
-    """``keras.layers.Dense`` / ``keras>Dense`` -> ``Dense``."""
-    return re.split(r"[.>]", class_name)[-1]
-
-
-def _is_op(config: dict) -> bool:
-    """``keras.ops`` nodes serialise only their ``__init__`` args (``name``,
-    ``axis`` ...), whereas every Layer config carries ``trainable``.  This
-    disambiguates names shared by ops and layers (``Add``, ``Reshape``...)
-    since only ``class_name`` is passed in."""
-    return "trainable" not in config
+_short_name = short_name
 
 
 def _lookup(class_name: str, config: dict) -> Handler | None:
     name = _short_name(class_name)
-    if _is_op(config) and (name in _OPS or name in _OP_NAME_CLASHES):
+    if is_op_call(name, config) and (name in _OPS or name in _OP_NAME_CLASHES):
         return _OPS.get(name)
     return _LAYERS.get(name)
 
@@ -248,6 +239,13 @@ def _einsum_dense(cn: str, config: dict, shapes: list, kw: dict) -> Shape:
 
 def _embedding(cn: str, config: dict, shapes: list, kw: dict) -> Shape:
     return (*first(shapes), as_int(config.get("output_dim"), 1))
+
+
+def _reversible_embedding(cn: str, config: dict, shapes: list, kw: dict) -> Shape:
+    """keras-hub's tied embedding: token ids -> vectors, or with ``reverse=True`` vectors -> logits."""
+    if kw.get("reverse"):
+        return (*first(shapes)[:-1], as_int(config.get("input_dim"), 1))
+    return _embedding(cn, config, shapes, kw)
 
 
 def _flatten(cn: str, config: dict, shapes: list, kw: dict) -> Shape:
@@ -414,6 +412,7 @@ _IDENTITY_LAYERS = (
     "RandomInvert", "RandomErasing", "RandomGaussianBlur",
     "RandomPerspective", "RandomElasticTransform", "Solarization",
     "AutoContrast", "Equalization", "AugMix", "RandAugment", "CutMix",
+    "ContrastLimitedAdaptiveHistogramEqualization",
     "MixUp",
 )
 
@@ -423,6 +422,7 @@ _LAYERS: dict[str, Handler] = {
     "Dense": _dense,
     "EinsumDense": _einsum_dense,
     "Embedding": _embedding,
+    "ReversibleEmbedding": _reversible_embedding,
     "Flatten": _flatten,
     "Reshape": _reshape,
     "Permute": _permute,
@@ -437,3 +437,5 @@ _LAYERS: dict[str, Handler] = {
 }
 shapes_conv.register(_LAYERS)
 shapes_seq.register(_LAYERS)
+#: class name -> output-shape rule of every layer class with one (see :mod:`.registry`)
+LAYER_SHAPE_RULES = _LAYERS

@@ -18,7 +18,7 @@ import re
 from typing import Any
 
 from inspector.errors import BadGraph, TooLarge, UnsafeModel, quote
-from inspector.layers.op_names import OP_CLASSES
+from inspector.layers.kinds import is_op
 
 #: Most layer entries a config may hold, nested models included (NASNetLarge: ~1 000).
 MAX_LAYERS = 20_000
@@ -27,17 +27,6 @@ MAX_NODES = 50_000
 #: Largest single dimension / per-sample element count accepted in a saved shape.
 MAX_SHAPE_DIM = 2**31 - 1
 MAX_SHAPE_ELEMENTS = 2**40
-
-
-def is_op(entry: dict) -> bool:
-    """Keras 3 saves ``keras.ops`` calls in functional graphs as entries from ``keras.src.ops``."""
-    module = entry.get("module")
-    if isinstance(module, str) and module:
-        return module.startswith("keras.src.ops") or module.startswith("keras.ops")
-    # legacy .h5 configs carry no module: see inspector.layers.op_names for the rule
-    cfg = entry.get("config")
-    return (entry.get("class_name") in OP_CLASSES and isinstance(cfg, dict)
-            and "trainable" not in cfg and "batch_input_shape" not in cfg)
 
 
 def entry_name(e: dict, i: int = 0) -> str:

@@ -2,12 +2,13 @@
 
 A family is decided from the class name only (plus the node's role as a model
 input or output): the diagram must colour custom and future Keras classes too,
-so the rules are name patterns, not a closed list of classes.
+so the rules are name patterns (in :mod:`inspector.layers.registry`), not a closed list.
 """
 from __future__ import annotations
 
-import re
 from typing import Any
+
+from inspector.layers import registry
 
 #: family -> (fill colour, human name). Pastel fills keep black text readable in print.
 FAMILIES: dict[str, tuple[str, str]] = {
@@ -30,24 +31,6 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "other": ("#fafafa", "other"),
 }
 
-#: Ordered (family, pattern) rules on the class name; first match wins.
-_RULES: list[tuple[str, re.Pattern[str]]] = [
-    ("attention", re.compile(r"Attention")),
-    ("recurrent", re.compile(r"LSTM|GRU|RNN|Bidirectional|TimeDistributed|Cell$")),
-    ("conv", re.compile(r"Conv")),
-    ("norm", re.compile(r"Normalization$|^LayerNorm|^RMSNorm|^GroupNorm")),
-    ("pool", re.compile(r"Pool")),
-    ("merge", re.compile(r"^(Add|Subtract|Multiply|Average|Maximum|Minimum|Concatenate|Dot)$")),
-    ("activation", re.compile(r"^(Activation|ReLU|LeakyReLU|PReLU|ELU|Softmax|ThresholdedReLU)$")),
-    ("dense", re.compile(r"Dense$|^Embedding$|^Linear$")),
-    ("regularization", re.compile(r"Dropout|Noise$|ActivityRegularization")),
-    ("reshape", re.compile(r"^(Reshape|Flatten|Permute|RepeatVector|Cropping\w*|ZeroPadding\w*|UpSampling\w*|"
-                           r"Identity|Masking|Lambda)$")),
-    ("preprocessing", re.compile(r"^(Rescaling|Resizing|CenterCrop|Random\w+|StringLookup|IntegerLookup|"
-                                 r"TextVectorization|Hashing|CategoryEncoding|Discretization|Normalization)$")),
-]
-
-
 def family(attrs: dict[str, Any], is_output: bool = False) -> str:
     """Family of one node: its role first (input/output/nested model/op), then its class."""
     kind = attrs.get("kind")
@@ -57,10 +40,9 @@ def family(attrs: dict[str, Any], is_output: bool = False) -> str:
         return "output"
     if kind == "model" or attrs.get("subgraph"):
         return "model"
-    cls = str(attrs.get("class_name") or "")
-    for fam, pattern in _RULES:
-        if pattern.search(cls):
-            return fam
+    fam = registry.family(str(attrs.get("class_name") or ""))
+    if fam is not None:
+        return fam
     if kind == "op":
         return "op"
     return "other"
