@@ -25,7 +25,7 @@ from inspector.graph import ModelGraph, node_id
 from inspector.readers.inbound import parse_call, refs
 from inspector.layers.shapes import infer_output_dtypes, infer_output_shapes
 from inspector.layers.costs import activation_bytes, count_macs
-from inspector.readers.weights import check_weights, mark_trainable, name_weights, numel
+from inspector.layers.weight_layout import check_weights, mark_trainable, name_weights, numel
 
 MAX_NESTING = 32
 #: Most calls (inbound nodes) of one layer.

@@ -12,7 +12,7 @@ from typing import Any
 from inspector.graph import ModelGraph, node_id
 from inspector.layers.costs import activation_bytes, count_macs
 from inspector.readers.config_graph import _activation, is_model_config
-from inspector.readers.weights import numel
+from inspector.layers.weight_layout import numel
 
 
 def saved_args(node: Any) -> Any:

@@ -22,7 +22,7 @@ from inspector.readers.inbound import stub_tensors
 from inspector.readers.live.nodes import (_attach, _call_index, _has_tensor, _shape, _struct_list, _sublayers,
                                           base_attrs, call_tensors, costs, has_graph, is_custom, layer_weights, node_kind,
                                           saved_args, serialize, tensor_ref)
-from inspector.readers.weights import numel
+from inspector.layers.weight_layout import numel
 
 #: ``expand(layer, graph, node_id) -> ModelGraph | None``: the inside of a custom layer
 #: (the tracer passes its own; the walk itself never traces).
