@@ -10,7 +10,6 @@ import them, lazily.
 """
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from inspector.errors import BadModelFile, InspectorError, UnsafeModel
@@ -37,17 +36,9 @@ def read(source: Any, allow_code: bool = False) -> ModelGraph:
     A file holding Lambda bytecode raises :class:`UnsafeModel` unless ``allow_code``;
     then those layers are shown flagged ``code=True`` (the code is never decoded or run).
     """
-    if isinstance(source, (str, os.PathLike)):
-        from inspector.readers.static import read_file
+    from inspector.readers.source import read as impl
 
-        return read_file(os.fspath(source), allow_code=allow_code)
-    # only a live model gets here; checking the class by module name keeps paths Keras-free
-    if any(c.__module__.startswith(("keras.", "tf_keras.")) for c in type(source).__mro__):
-        from inspector.readers.live.read import read_model
-
-        return read_model(source)
-    raise InspectorError(f"cannot read a {type(source).__name__}: pass a path to a .keras or .h5 file "
-                         "or a keras.Model")
+    return impl(source, allow_code=allow_code)
 
 
 def from_config(config: dict, name: str = "<config>") -> ModelGraph:

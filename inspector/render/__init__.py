@@ -41,9 +41,9 @@ def format_of(out: str) -> str:
 def _graph(source: Any) -> ModelGraph:
     if isinstance(source, ModelGraph):
         return source
-    import inspector
+    from inspector.readers.source import read
 
-    return inspector.read(source)
+    return read(source)
 
 
 def to_dot(source: Any, fmt: str = "svg", **options: Any) -> str:

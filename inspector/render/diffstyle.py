@@ -54,10 +54,10 @@ def other_graph(source: Any) -> tuple[ModelGraph, str]:
     CLI's one error line is not mistaken for a problem with MODEL."""
     if isinstance(source, ModelGraph):
         return source, display_name(source)
-    import inspector
+    from inspector.readers.source import read
 
     try:
-        g = inspector.read(source)
+        g = read(source)
     except InspectorError as e:
         raise about_other(e, source) from None
     if isinstance(source, (str, os.PathLike)):
