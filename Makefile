@@ -68,6 +68,7 @@ demo: setup samples
 	@echo "diagrams, submodels and features written to $(OUT)/"
 
 test: setup browser
+	$(VENV)/bin/ruff check .
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -q $(PYTEST_ARGS)
 
 bench: setup samples

@@ -1,5 +1,8 @@
 """Speed check (not a test): walk every group and dataset shape of big `.keras` weights files
-with inspector.readers.hdf5.lite and with h5py, opening the zip member in place, and print both.
+with inspector.readers.hdf5.lite and with h5py, and print both: h5py as the inspector would have
+to use it (the zip member opened in place through a Python file object, a walk from Python) and
+h5py's fastest way (the member extracted to disk, the native file driver, one C-level
+``h5py.h5o.visit`` with object info), in-process and as whole fresh processes (imports included).
 
     python bench/h5lite_speed.py [--runs 5] [--dir bench/.cache] [--quick] [--json PATH]
 
@@ -26,6 +29,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import CACHE, add_json_arg, ensure_model, residual_mlp, write_json  # noqa: E402
+
 from inspector.readers.archive import WindowFile  # noqa: E402
 
 
@@ -86,6 +90,42 @@ def walk_h5py(path: str, start: int, size: int) -> int:
     return n
 
 
+def extract_member(path: str, out_dir: str) -> str:
+    """The weights file as a plain file on disk (once), for h5py's native (sec2) file driver."""
+    dst = os.path.join(out_dir, os.path.basename(path) + ".weights.h5")
+    if not os.path.exists(dst):
+        with zipfile.ZipFile(path) as z, z.open("model.weights.h5") as src, open(dst + ".tmp", "wb") as f:
+            f.write(src.read())
+        os.replace(dst + ".tmp", dst)
+    return dst
+
+
+def walk_h5lite_file(h5: str) -> int:
+    """h5lite on the extracted file (same input as the native h5py walk)."""
+    size = os.path.getsize(h5)
+    return walk_h5lite(h5, 0, size)
+
+
+def walk_h5py_visit(h5: str) -> int:
+    """h5py's fastest way: its native file driver and one ``h5o.visit`` with object info (C-level
+    traversal of every hard-linked object), each dataset's shape and dtype from the low-level API."""
+    import h5py
+
+    n = 0
+    with h5py.File(h5, "r") as f:
+        fid = f.id
+
+        def visit(name: bytes, info) -> None:
+            nonlocal n
+            if info.type == h5py.h5o.TYPE_DATASET:
+                ds = h5py.h5d.open(fid, name)
+                ds.get_space().shape, ds.dtype
+                n += 1
+
+        h5py.h5o.visit(fid, visit, info=True)
+    return n
+
+
 def best(fn, runs: int) -> tuple[dict, int]:
     """CPU seconds of ``fn()`` over ``runs`` runs (median/min/max), and what it returned."""
     times, n = [], 0
@@ -96,10 +136,11 @@ def best(fn, runs: int) -> tuple[dict, int]:
     return {"median": statistics.median(times), "min": min(times), "max": max(times), "runs": runs}, n
 
 
-def process_time(which: str, path: str, start: int, size: int) -> float:
+def process_time(which: str, *args: object) -> float:
+    """Wall seconds of a fresh interpreter importing its reader and walking (interpreter start-up excluded)."""
     code = (f"import sys, time; sys.path.insert(0, {ROOT!r}); sys.path.insert(0, {os.path.dirname(__file__)!r})\n"
             "t = time.perf_counter()\n"
-            f"import h5lite_speed as b; b.walk_{which}({path!r}, {start}, {size})\n"
+            f"import h5lite_speed as b; b.walk_{which}(*{args!r})\n"
             "print(time.perf_counter() - t)\n")
     t = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -130,7 +171,7 @@ def main() -> None:
     print(f"load average {load:.1f} on {os.cpu_count()} CPUs; sum(range(1000)) takes {calibration():.1f} us "
           "(CPU-bound timings scale with it)")
     print(f"{'model':<12} {'datasets':>8} {'h5lite':>9} {'h5py':>9} {'speed-up':>8}   "
-          f"{'h5lite process':>14} {'h5py process':>12}")
+          f"{'h5lite process':>14} {'h5py process':>12}   {'h5py visit':>10} {'visit process':>13}")
     rows = []
     for name, path in paths.items():
         start, size = member_range(path)
@@ -138,16 +179,28 @@ def main() -> None:
         h5_t, n2 = best(lambda: walk_h5py(path, start, size), max(3, args.runs // 2))
         lite, h5 = lite_t["min"], h5_t["min"]
         assert n1 == n2, (n1, n2)
-        pl = process_time("h5lite", path, start, size)
-        ph = process_time("h5py", path, start, size)
+        pl = statistics.median(process_time("h5lite", path, start, size) for _ in range(3))
+        ph = statistics.median(process_time("h5py", path, start, size) for _ in range(3))
+        h5file = extract_member(path, args.dir)
+        lite_f, n3 = best(lambda: walk_h5lite_file(h5file), args.runs)
+        visit_t, n4 = best(lambda: walk_h5py_visit(h5file), args.runs)
+        assert n3 == n4 == n1, (n1, n3, n4)
+        pv = statistics.median(process_time("h5py_visit", h5file) for _ in range(3))
+        plf = statistics.median(process_time("h5lite_file", h5file) for _ in range(3))
         print(f"{name:<12} {n1:>8} {lite * 1000:>7.1f}ms {h5 * 1000:>7.0f}ms {h5 / lite:>7.0f}x   "
-              f"{pl * 1000:>12.0f}ms {ph * 1000:>10.0f}ms", flush=True)
+              f"{pl * 1000:>12.0f}ms {ph * 1000:>10.0f}ms   {visit_t['min'] * 1000:>8.1f}ms {pv * 1000:>11.0f}ms",
+              flush=True)
+        print(f"{'':<12} on the extracted file: h5lite {lite_f['min'] * 1000:.1f} ms in-process, {plf * 1000:.0f} ms "
+              f"as a process; h5py native + h5o.visit {visit_t['min'] * 1000:.1f} ms, {pv * 1000:.0f} ms as a "
+              f"process (process ratio h5py/h5lite {pv / plf:.2f})", flush=True)
         row = {"benchmark": "h5lite_walk", "model": name, "baseline": "h5py walk (CPU s, in-process)",
                "ours": "h5lite walk (CPU s, in-process)", "datasets": n1,
                **{f"baseline_{k}": v for k, v in h5_t.items()}, **{f"ours_{k}": v for k, v in lite_t.items()},
                "ratio": round(h5_t["median"] / lite_t["median"], 3) if lite_t["median"] else None,
                "ratio_best": round(h5 / lite, 3) if lite else None,
-               "ours_process_s": round(pl, 4), "baseline_process_s": round(ph, 4)}
+               "ours_process_s": round(pl, 4), "baseline_process_s": round(ph, 4),
+               "h5py_visit_s": round(visit_t["min"], 5), "h5lite_file_s": round(lite_f["min"], 5),
+               "h5py_visit_process_s": round(pv, 4), "h5lite_file_process_s": round(plf, 4)}
         rows.append(row)
     write_json(args.json, rows)
 

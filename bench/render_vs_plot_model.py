@@ -21,8 +21,20 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (INSPECTOR, PY, add_json_arg, ensure_model, fmt, keras_child, machine, mb, result,  # noqa: E402
-                    table, timed, write_json)
+from common import (  # noqa: E402
+    INSPECTOR,
+    PY,
+    add_json_arg,
+    ensure_model,
+    fmt,
+    keras_child,
+    machine,
+    mb,
+    result,
+    table,
+    timed,
+    write_json,
+)
 
 KERAS_PLOT = keras_child("""
     import keras

@@ -18,8 +18,19 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (INSPECTOR, ROOT, add_json_arg, ensure_model, machine, mb, residual_mlp,  # noqa: E402
-                    result, table, timed, write_json)
+from common import (  # noqa: E402
+    INSPECTOR,
+    ROOT,
+    add_json_arg,
+    ensure_model,
+    machine,
+    mb,
+    residual_mlp,
+    result,
+    table,
+    timed,
+    write_json,
+)
 
 COMMANDS = {"summary": lambda path, svg: ["summary", path],
             "render": lambda path, svg: ["render", path, "-o", svg]}

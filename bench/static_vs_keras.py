@@ -25,8 +25,23 @@ import sys
 from typing import Callable
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (INSPECTOR, PY, ROOT, add_json_arg, ensure_model, fmt, keras_child, keras_env,  # noqa: E402
-                    machine, mb, residual_mlp, result, table, timed, write_json)
+from common import (  # noqa: E402
+    INSPECTOR,
+    PY,
+    ROOT,
+    add_json_arg,
+    ensure_model,
+    fmt,
+    keras_child,
+    keras_env,
+    machine,
+    mb,
+    residual_mlp,
+    result,
+    table,
+    timed,
+    write_json,
+)
 
 KERAS_SUMMARY = keras_child("""
     import keras

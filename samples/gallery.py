@@ -149,14 +149,14 @@ def svg_titles(path: str | Path) -> list[str]:
 
 def user_stderr(stderr: str) -> list[str]:
     """stderr without TensorFlow's C++ start-up chatter."""
-    return [l.rstrip() for l in stderr.splitlines()
-            if l.strip() and not l.startswith("WARNING: All log messages before absl")
-            and not re.match(r"^[IWEF]\d{4} ", l) and "rebuild TensorFlow with the appropriate" not in l]
+    return [line.rstrip() for line in stderr.splitlines()
+            if line.strip() and not line.startswith("WARNING: All log messages before absl")
+            and not re.match(r"^[IWEF]\d{4} ", line) and "rebuild TensorFlow with the appropriate" not in line]
 
 
 def combined_output(stdout: str, stderr: str) -> list[str]:
     """What a reader's terminal shows: stdout, then the user-facing stderr lines."""
-    out = [l.rstrip() for l in stdout.rstrip("\n").splitlines()] if stdout.strip() else []
+    out = [line.rstrip() for line in stdout.rstrip("\n").splitlines()] if stdout.strip() else []
     return out + user_stderr(stderr)
 
 

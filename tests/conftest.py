@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
-
-import shutil
 
 import pytest
 
@@ -53,9 +52,9 @@ def run_cli(*args: str, check_tf: bool = False, **kw) -> subprocess.CompletedPro
 
 def user_lines(stderr: str) -> list[str]:
     """stderr without TensorFlow's C++ start-up chatter (absl lines it prints on import)."""
-    return [l for l in stderr.splitlines()
-            if l.strip() and not l.startswith("WARNING: All log messages before absl")
-            and not re.match(r"^[IWEF]\d{4} ", l) and "rebuild TensorFlow with the appropriate" not in l]
+    return [line for line in stderr.splitlines()
+            if line.strip() and not line.startswith("WARNING: All log messages before absl")
+            and not re.match(r"^[IWEF]\d{4} ", line) and "rebuild TensorFlow with the appropriate" not in line]
 
 
 # --------------------------------------------------------------------------- headless Chromium

@@ -46,16 +46,6 @@ import re
 from typing import Any
 
 from inspector.layers import conv as shapes_conv
-from inspector.layers.shapes import (
-    _IDENTITY_LAYERS,
-    _LAYERS,
-    _OP_NAME_CLASHES,
-    _short_name,
-    infer_output_shapes,
-    parse_einsum_equation,
-)
-from inspector.layers.kinds import is_op_call
-from inspector.layers.seq import OP_HANDLERS
 from inspector.layers.common import (
     Shape,
     ShapeError,
@@ -66,6 +56,16 @@ from inspector.layers.common import (
     data_format,
     is_int,
     unwrap_layer,
+)
+from inspector.layers.kinds import is_op_call
+from inspector.layers.seq import OP_HANDLERS
+from inspector.layers.shapes import (
+    _IDENTITY_LAYERS,
+    _LAYERS,
+    _OP_NAME_CLASHES,
+    _short_name,
+    infer_output_shapes,
+    parse_einsum_equation,
 )
 
 __all__ = ["count_macs", "activation_bytes"]

@@ -11,7 +11,6 @@ from inspector.layers.common import const_dtype, is_floating, is_int, is_tensor_
 from inspector.layers.ops import call_args
 from inspector.layers.seq import _TF_BOOL, _TF_RULES, _tf_const_operands
 
-
 _BOOL_OPS = frozenset({
     "Equal", "NotEqual", "Greater", "GreaterEqual", "Less", "LessEqual",
     "LogicalAnd", "LogicalOr", "LogicalXor", "LogicalNot", "Isnan", "Isinf",

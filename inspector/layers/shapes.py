@@ -23,13 +23,9 @@ from __future__ import annotations
 import re
 
 from inspector.layers import conv as shapes_conv
-
 from inspector.layers import dtypes as shapes_dtypes
-
 from inspector.layers import ops as shapes_ops
-
 from inspector.layers import seq as shapes_seq
-from inspector.layers.kinds import is_op_call, short_name
 from inspector.layers.common import (
     Handler,
     Shape,
@@ -45,6 +41,7 @@ from inspector.layers.common import (
     reshape_dims,
     unwrap_layer,
 )
+from inspector.layers.kinds import is_op_call, short_name
 
 __all__ = ["Shape", "infer_output_shapes", "infer_output_dtypes"]
 

@@ -11,7 +11,6 @@ from typing import Any, Iterable
 
 from inspector.errors import WeightsMismatch, quote
 
-
 #: Weight display names of common Keras 3 layers, by class, in variable order.
 _V3_NAMES = {
     "Dense": ["kernel", "bias"],

@@ -21,7 +21,14 @@ import zipfile
 from typing import Any, BinaryIO
 
 from inspector.errors import BadModelFile, TooLarge, UnsafeModel, quote
-from inspector.readers.limits import MAX_JSON_BYTES, MAX_JSON_VALUES, MAX_MEMBERS, MAX_CENTRAL_DIRECTORY, MAX_JSON_DEPTH, MAX_COMPRESSED_WEIGHTS
+from inspector.readers.limits import (
+    MAX_CENTRAL_DIRECTORY,
+    MAX_COMPRESSED_WEIGHTS,
+    MAX_JSON_BYTES,
+    MAX_JSON_DEPTH,
+    MAX_JSON_VALUES,
+    MAX_MEMBERS,
+)
 
 ZIP_MAGIC = b"PK\x03\x04"
 EMPTY_ZIP_MAGIC = b"PK\x05\x06"

@@ -94,8 +94,7 @@ _BUILTIN_CLASSES = frozenset({"InputLayer", "Lambda", "TFOpLambda", "SlicingOpLa
 
 
 def _known_class_names() -> frozenset[str]:
-    from inspector.layers import costs
-    from inspector.layers import shapes
+    from inspector.layers import costs, shapes
 
     names = set(getattr(shapes, "_LAYERS", {})) | set(_BUILTIN_CLASSES)
     names |= set(getattr(costs, "_HANDLERS", {}))

@@ -16,16 +16,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from inspector.graph.store import topological_order
-
-from inspector.readers.audit import MAX_LAYERS, _check_hyperparameters, _is_known, check_shape, code_flags, is_op
-from inspector.readers.audit import entry_name as _entry_name
 from inspector.errors import BadGraph, InspectorError, TooLarge, displayable, quote
 from inspector.graph import ModelGraph, node_id
-from inspector.readers.inbound import parse_call, refs
-from inspector.layers.shapes import infer_output_dtypes, infer_output_shapes
+from inspector.graph.store import topological_order
 from inspector.layers.costs import activation_bytes, count_macs
+from inspector.layers.shapes import infer_output_dtypes, infer_output_shapes
 from inspector.layers.weight_layout import check_weights, mark_trainable, name_weights, numel
+from inspector.readers.audit import MAX_LAYERS, _check_hyperparameters, _is_known, check_shape, code_flags, is_op
+from inspector.readers.audit import entry_name as _entry_name
+from inspector.readers.inbound import parse_call, refs
 
 MAX_NESTING = 32
 #: Most calls (inbound nodes) of one layer.

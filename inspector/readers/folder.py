@@ -13,8 +13,8 @@ import os
 import stat
 from typing import Any, BinaryIO
 
-from inspector.readers.archive import KNOWN_MEMBERS, MAX_JSON_BYTES, parse_json
 from inspector.errors import BadModelFile, TooLarge, UnsafeModel, quote
+from inspector.readers.archive import KNOWN_MEMBERS, MAX_JSON_BYTES, parse_json
 
 #: Members a folder save may have that the reader looks at (the rest are ignored).
 _LOOKED_AT = (*KNOWN_MEMBERS, "model.weights.json", "model.weights.npz")

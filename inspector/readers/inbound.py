@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from inspector.readers.audit import check_shape
 from inspector.errors import BadGraph, quote
+from inspector.readers.audit import check_shape
 
 Ref = tuple[str, int, int]
 

@@ -21,18 +21,27 @@ import logging
 import os
 from typing import Any, BinaryIO, Callable, TypeVar
 
-from inspector.readers.hdf5 import lite as h5lite
-
-from inspector.readers.hdf5 import snapshot as h5snapshot
-from inspector.readers.archive import KerasArchive, WindowFile, parse_json
-from inspector.readers.sniff import sniff
-from inspector.readers.folder import KerasDirectory
-from inspector.readers.audit import audit_config
-from inspector.readers.config_graph import build_graph, is_model_config
 from inspector.errors import BadGraph, BadModelFile, InspectorError, UnsafeModel, displayable, one_line, quote
 from inspector.graph import ModelGraph
-from inspector.readers.weights import (LegacyContainer, V3Container, WeightInfo, _dataset_info, check_hdf5, h5_errors, is_dataset, is_group,
-                      numel, read_text_attr)
+from inspector.readers.archive import KerasArchive, WindowFile, parse_json
+from inspector.readers.audit import audit_config
+from inspector.readers.config_graph import build_graph, is_model_config
+from inspector.readers.folder import KerasDirectory
+from inspector.readers.hdf5 import lite as h5lite
+from inspector.readers.hdf5 import snapshot as h5snapshot
+from inspector.readers.sniff import sniff
+from inspector.readers.weights import (
+    LegacyContainer,
+    V3Container,
+    WeightInfo,
+    _dataset_info,
+    check_hdf5,
+    h5_errors,
+    is_dataset,
+    is_group,
+    numel,
+    read_text_attr,
+)
 
 log = logging.getLogger("inspector")
 T = TypeVar("T")

@@ -39,14 +39,20 @@ import functools
 import re
 from typing import Any, Callable, TypeVar
 
-from inspector.readers.limits import MAX_WEIGHT_ENTRIES, MAX_H5_OBJECTS, MAX_DATASET_ELEMENTS, MAX_DATASET_RANK, MAX_ATTR_BYTES, MAX_ATTR_ITEMS
 from inspector.errors import BadModelFile, InspectorError, TooLarge, UnsafeModel, WeightsMismatch, quote
 from inspector.layers.weight_layout import WeightInfo, _strip_var_suffix, numel
 from inspector.readers.hdf5.lite import Dataset as LiteDataset
 from inspector.readers.hdf5.lite import ExternalLink, H5Unsupported, SoftLink
 from inspector.readers.hdf5.lite import Group as LiteGroup
 from inspector.readers.hdf5.snapshot import AttrTooLarge, SnapDataset, SnapGroup, UserLink
-
+from inspector.readers.limits import (
+    MAX_ATTR_BYTES,
+    MAX_ATTR_ITEMS,
+    MAX_DATASET_ELEMENTS,
+    MAX_DATASET_RANK,
+    MAX_H5_OBJECTS,
+    MAX_WEIGHT_ENTRIES,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

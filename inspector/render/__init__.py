@@ -16,8 +16,8 @@ from typing import Any
 from inspector.atomic import atomic_path, check_not_input
 from inspector.errors import InspectorError
 from inspector.graph import ModelGraph
-from inspector.render.options import RenderOptions
 from inspector.render.build import build_view
+from inspector.render.options import RenderOptions
 from inspector.render.view import View
 
 FORMATS = ("svg", "png", "pdf", "dot", "html")

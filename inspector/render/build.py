@@ -9,7 +9,7 @@ from inspector.render.collapse import collapse
 from inspector.render.diffstyle import annotate, other_graph
 from inspector.render.options import RenderOptions
 from inspector.render.refs import apply_highlight, trim_range
-from inspector.render.view import Cluster, View, VNode, VEdge
+from inspector.render.view import Cluster, VEdge, View, VNode
 
 
 def build_view(g: ModelGraph, opts: RenderOptions) -> View:

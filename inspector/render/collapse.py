@@ -21,7 +21,8 @@ from typing import Any, Iterable
 import networkx as nx
 
 from inspector.render.diffstyle import box_status
-from inspector.render.groups import foldable as _foldable, name_groups
+from inspector.render.groups import foldable as _foldable
+from inspector.render.groups import name_groups
 from inspector.render.view import VEdge, View, VNode
 
 

@@ -21,10 +21,10 @@ import os
 from collections import Counter
 from typing import Any
 
-from inspector.report.diff import diff as structural_diff
 from inspector.errors import InspectorError
 from inspector.graph import ModelGraph
 from inspector.render.view import VEdge, View, VNode
+from inspector.report.diff import diff as structural_diff
 
 ADDED, CHANGED, REMOVED, SAME = "added", "changed", "removed", "same"
 

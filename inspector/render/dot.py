@@ -26,12 +26,12 @@ import subprocess
 from typing import Any
 
 from inspector.errors import InspectorError
-from inspector.report.summary import human
 from inspector.render import diffstyle, style
 from inspector.render.escape import HtmlLabel, dot_id, dot_string, html_label
 from inspector.render.labels import class_lines, class_text, cut, edge_label, esc, info_lines, node_label, tooltip
 from inspector.render.options import RenderOptions
 from inspector.render.view import View, VNode
+from inspector.report.summary import human
 
 #: graphs with more boxes than this get the fast dot settings
 BIG = 400

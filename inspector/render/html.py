@@ -13,7 +13,6 @@ import json
 import re
 from typing import Any
 
-from inspector.report.summary import fmt_shapes
 from inspector.render.diffstyle import MARKS, changes_text
 from inspector.render.escape import xml_text
 from inspector.render.labels import params_of, shared_text
@@ -21,6 +20,7 @@ from inspector.render.options import RenderOptions
 from inspector.render.style import FAMILIES
 from inspector.render.view import View
 from inspector.render.viewer import CSS, JS
+from inspector.report.summary import fmt_shapes
 
 
 def node_data(view: View) -> dict[str, Any]:

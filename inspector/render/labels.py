@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from inspector.report.summary import fmt_shape, fmt_shapes, human
 from inspector.render.diffstyle import status_line, tooltip_lines
 from inspector.render.escape import HtmlLabel, html_label, label_text
 from inspector.render.options import RenderOptions
 from inspector.render.view import VEdge, VNode
+from inspector.report.summary import fmt_shape, fmt_shapes, human
 
 #: longest text line in a box; longer lines (huge shape lists, error messages) are cut with '…'
 MAX_LINE = 80

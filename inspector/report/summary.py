@@ -7,6 +7,7 @@ call only and later calls say ``shared``.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from inspector.graph import ModelGraph
@@ -155,12 +156,15 @@ def render_text(g: ModelGraph, rich_tty: bool = False) -> str:
 #: Markdown punctuation a name could use to format, link, break a table cell, start an entity or
 #: open raw HTML; CommonMark takes a backslash before any ASCII punctuation as that character.
 #: (Without ``[`` and ``]`` no link can form, so parentheses in shapes stay as they are.)
-_MD_SPECIAL = set("\\`*_[]<>|~&")
+#: ``_`` is escaped only where it could start or end emphasis: at a word's edge.
+_MD_SPECIAL = set("\\`*[]<>|~&")
 
 
 def md_text(text: Any) -> str:
     """``text`` shown literally in Markdown (a table cell or a line), whatever it holds."""
-    return "".join("\\" + c if c in _MD_SPECIAL else c for c in str(text).replace("\n", " "))
+    text = "".join("\\" + c if c in _MD_SPECIAL else c for c in str(text).replace("\n", " "))
+    # an underscore inside a word (text_body) never starts emphasis in CommonMark: left as it is
+    return re.sub(r"(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])", r"\\_", text)
 
 
 def render_markdown(g: ModelGraph) -> str:

@@ -1,14 +1,13 @@
 """CLI behaviour: summary/export output against Keras, bad inputs, no TensorFlow import."""
 from __future__ import annotations
 
-import io
 import json
 import os
 import zipfile
 
 import pytest
-
 from conftest import run_cli
+
 from tests.models.keras_truth import keras3_calls
 
 
@@ -64,11 +63,11 @@ def test_export_roundtrip(sample_dir, tmp_path, fmt):
         data = json.loads(open(out).read())
         ids = {n["id"] for n in data["nodes"]}
         assert len(data["edges"]) == sum(keras3_calls(model)["edges"].values())
-        assert {l.name for l in model.layers} <= {i.split(":")[0] for i in ids}
+        assert {layer.name for layer in model.layers} <= {i.split(":")[0] for i in ids}
         assert data["totals"]["params_total"] == model.count_params()
     else:
         g = nx.read_graphml(out)
-        assert {l.name for l in model.layers} <= {n.split(":")[0] for n in g.nodes}
+        assert {layer.name for layer in model.layers} <= {n.split(":")[0] for n in g.nodes}
         assert nx.is_directed_acyclic_graph(g)
 
 

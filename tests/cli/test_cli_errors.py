@@ -15,7 +15,6 @@ import time
 
 import numpy as np
 import pytest
-
 from conftest import ROOT, run_cli, user_lines
 
 from inspector.errors import InspectorError
@@ -27,7 +26,7 @@ TICKET_SPECS = ("title=10000", "text_body=10000", "tags=100")
 
 def one_error(r: subprocess.CompletedProcess, code: int = 2) -> str:
     """The single ``error:`` line of a failed run (asserting there is exactly one, and no traceback)."""
-    lines = [l for l in user_lines(r.stderr) if not l.startswith("TF_LOADED=")]
+    lines = [line for line in user_lines(r.stderr) if not line.startswith("TF_LOADED=")]
     assert r.returncode == code and len(lines) == 1 and lines[0].startswith("error: "), (r.returncode, r.stderr)
     assert "Traceback" not in r.stderr and "internal error" not in r.stderr
     return lines[0]

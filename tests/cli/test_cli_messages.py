@@ -9,7 +9,6 @@ import os
 
 import numpy as np
 import pytest
-
 from conftest import ROOT, run_cli, user_lines
 from test_cli_errors import ATOL, SEED, TICKET_SPECS, one_error
 
@@ -62,8 +61,8 @@ def test_help_text_choices_and_arg():
 
 # --------------------------------------------------------------------------- layer references (items 7, 8, 13)
 def test_shared_layer_bare_name_is_refused(sample_dir, keras):
-    from inspector.extract.submodel import feature_extractor, split
     from inspector.extract.graft import graft
+    from inspector.extract.submodel import feature_extractor, split
 
     model, _ = sample_dir["shared_layer_model"]
     why = "'shared_dense' is called 2 times: name one call, shared_dense:0 or shared_dense:1"
@@ -153,9 +152,8 @@ def test_unreadable_and_corrupt_images(keras, tmp_path, monkeypatch):
 
 # --------------------------------------------------------------------------- broken subclassed model (item 9)
 def test_broken_model_layers_before_the_failure_are_computed(keras, tmp_path):
-    from samples import seed_models
-
     from inspector.extract.features import extract_features
+    from samples import seed_models
 
     model = seed_models.broken_customer_ticket_subclassed()
     rng = np.random.default_rng(0)

@@ -186,7 +186,7 @@ def test_cli_features(ticket, tmp_path):
     part = part_path(out, 1, 2)
     assert os.path.exists(part) and "rows 18..37" in r.stderr
     r = run_cli("features", path, "--layer", "dense", "--input", str(d / "data.npz"), "-o", str(tmp_path / "f.txt"))
-    assert r.returncode == 2 and [l[:7] for l in user_lines(r.stderr)] == ["error: "], r.stderr
+    assert r.returncode == 2 and [line[:7] for line in user_lines(r.stderr)] == ["error: "], r.stderr
     r = run_cli("features", path, "--layer", "dense", "--input", str(tmp_path / "nope.npz"), "-o", out)
     assert r.returncode == 2 and "no such file" in r.stderr
 

@@ -11,7 +11,7 @@ from inspector.errors import InspectorError
 from inspector.extract.graft import HeadSpec, graft
 
 def _weights_by_layer(model) -> dict[str, list[bytes]]:
-    return {l.name: [np.asarray(w).tobytes() for w in l.get_weights()] for l in model.layers}
+    return {layer.name: [np.asarray(w).tobytes() for w in layer.get_weights()] for layer in model.layers}
 
 
 def _ticket_batch(n: int = 4, seed: int = 0) -> list[np.ndarray]:
@@ -70,7 +70,7 @@ def test_graft_on_a_feature_map_pools(keras):
     model = keras.applications.MobileNetV2(weights=None, input_shape=(64, 64, 3))
     new = graft(model, "block_6_expand_relu", ["cls:10:softmax"], keep_outputs=False)
     assert tuple(new.output.shape) == (None, 10)
-    assert any(l.__class__.__name__ == "GlobalAveragePooling2D" for l in new.layers)
+    assert any(layer.__class__.__name__ == "GlobalAveragePooling2D" for layer in new.layers)
     raw = graft(model, "block_6_expand_relu", ["cls:10"], keep_outputs=False, pool="none")
     assert tuple(raw.output.shape)[-1] == 10 and len(raw.output.shape) == 4
 

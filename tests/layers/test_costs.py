@@ -10,7 +10,6 @@ layer's weight tensors and real output tensors.  Our functions only see
 """
 from __future__ import annotations
 
-import math
 import os
 
 import pytest
@@ -19,6 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras
 import numpy as np
 import tensorflow as tf
+
 L = keras.layers
 
 from inspector.layers.costs import activation_bytes, count_macs  # noqa: E402

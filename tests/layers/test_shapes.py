@@ -16,6 +16,7 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras
 import numpy as np
+
 L = keras.layers
 
 from inspector.layers.shapes import infer_output_shapes  # noqa: E402

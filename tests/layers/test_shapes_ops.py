@@ -521,9 +521,10 @@ def test_fuzzed_ops_never_raise():
     import hypothesis
 
     st = hypothesis.strategies
-    from inspector.layers.shapes import _OPS
-    from inspector.layers.seq import TF_FUNCTIONS
     from test_shapes import fuzz_strategies
+
+    from inspector.layers.seq import TF_FUNCTIONS
+    from inspector.layers.shapes import _OPS
 
     value, shape = fuzz_strategies(st, int_max=12, dim_max=9, rank_max=4)
     keys = st.sampled_from([

@@ -89,7 +89,7 @@ def assert_matches_keras3(g, model) -> None:
             total = (a["params_trainable"] or 0) + (a["params_non_trainable"] or 0)
             assert total == layer.count_params(), nid
             assert a["params_trainable"] == sum(int(w.numpy().size) for w in layer.trainable_weights), nid
-    layer_names = [l.name for l in model.layers]
+    layer_names = [layer.name for layer in model.layers]
     assert g.layers == layer_names
     assert g.totals()["params_total"] == model.count_params()
     assert g.inputs == truth["inputs"]
@@ -101,7 +101,7 @@ def tf_keras_truth(model: Any) -> dict[str, Any]:
     calls, edges = {}, Counter()
     node_ids = {}
     in_model = set(model._network_nodes)
-    all_layers = [l for l in getattr(model, "_input_layers", []) if l not in model.layers] + model.layers
+    all_layers = [layer for layer in getattr(model, "_input_layers", []) if layer not in model.layers] + model.layers
     for layer in all_layers:
         mine = [n for i, n in enumerate(layer._inbound_nodes) if f"{layer.name}_ib-{i}" in in_model]
         for k, node in enumerate(mine):

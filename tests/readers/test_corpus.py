@@ -38,7 +38,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-
 from conftest import ROOT
 
 _spec = importlib.util.spec_from_file_location("make_corpus", os.path.join(ROOT, "tests", "corpus", "make_corpus.py"))

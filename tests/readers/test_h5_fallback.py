@@ -13,12 +13,12 @@ import zipfile
 import h5py
 import numpy as np
 import pytest
+from conftest import ROOT
 
 import inspector
-from conftest import ROOT
-from inspector.readers.hdf5 import snapshot as h5snapshot
-from inspector.readers import static
 from inspector.errors import BadModelFile
+from inspector.readers import static
+from inspector.readers.hdf5 import snapshot as h5snapshot
 
 
 @pytest.fixture

@@ -11,11 +11,11 @@ import subprocess
 import sys
 
 import pytest
+from conftest import ROOT, run_cli
 
 import inspector
-from conftest import ROOT, run_cli
-from tests.models.keras_truth import assert_matches_keras3
 from samples import seed_models
+from tests.models.keras_truth import assert_matches_keras3
 
 GRAPH_SAMPLES = [n for n in seed_models.SAMPLES if n != "my_model"]
 # attributes whose value the static reader cannot always know (custom classes' outputs, code it never runs)
@@ -69,7 +69,7 @@ def test_live_shapes_of_custom_layer_come_from_keras(sample_dir):
     # --expand-nested: the subclassed Classifier gets a traced inside, sharing its Dense
     sub = g.subgraphs[g.node(clf.name)["subgraph"]]
     assert sub.meta["traced"]
-    assert [n for n in sub.layers if n not in sub.inputs] == [l.name for l in clf.layers]
+    assert [n for n in sub.layers if n not in sub.inputs] == [layer.name for layer in clf.layers]
     inner = sub.node(clf.dense.name)
     assert inner["output_shapes"] == [tuple(model.output.shape)]
     assert inner["params_trainable"] == clf.dense.count_params()
@@ -82,7 +82,7 @@ def test_shared_and_nested(sample_dir):
     for layer in model.layers:
         if hasattr(layer, "layers") and layer.layers:
             sub = g.subgraphs[layer.name]
-            assert [n for n in sub.layers] == [l.name for l in layer.layers]
+            assert [n for n in sub.layers] == [inner.name for inner in layer.layers]
             assert g.node(layer.name)["params_trainable"] == layer.count_params()
 
 

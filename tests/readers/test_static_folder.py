@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 
 import pytest
+from conftest import run_cli
 
 import inspector
-from conftest import run_cli
 from inspector.errors import BadModelFile, UnsafeModel
 from tests.models.keras_truth import assert_matches_keras3
 

@@ -4,11 +4,17 @@ from __future__ import annotations
 import os
 
 import pytest
+from conftest import ROOT
 
 import inspector
-from conftest import ROOT
-from tests.models.keras_truth import assert_matches_keras3, assert_matches_tf_keras, build_and_save, calls_per_layer, our_edges
 from samples import seed_models
+from tests.models.keras_truth import (
+    assert_matches_keras3,
+    assert_matches_tf_keras,
+    build_and_save,
+    calls_per_layer,
+    our_edges,
+)
 
 GRAPH_SAMPLES = [n for n in seed_models.SAMPLES if n != "my_model"]
 
@@ -151,7 +157,7 @@ def test_tf_keras_sequential_h5(tfk, tmp_path):
     model.save(path)
     g = inspector.read(path)
     assert_matches_tf_keras(g, model)
-    assert g.layers == [l.name for l in model.layers]
+    assert g.layers == [layer.name for layer in model.layers]
 
 
 def test_static_read_does_not_import_tensorflow(sample_dir):
@@ -170,8 +176,8 @@ def test_every_node_attribute_is_documented(sample_dir):
     set: on every sample, read statically and live, and on the traced broken subclassed model."""
     from inspector.graph import EDGE_FIELDS, NODE_FIELDS
     from inspector.readers.live.read import read_model
-    from inspector.readers.live.trace import trace
     from inspector.readers.live.specs import InputSpec
+    from inspector.readers.live.trace import trace
 
     seen_nodes, seen_edges = set(), set()
 

@@ -8,15 +8,15 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from conftest import run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import inspector
-from tests.models import trace_models as mt
-from conftest import run_cli
 from inspector.readers.live.specs import InputSpec, is_python_spec, parse_args, parse_inputs, resolve_spec
 from inspector.readers.live.trace import TraceFailed, trace
 from samples import seed_models as sm
+from tests.models import trace_models as mt
 
 
 def real_calls(model, args):
@@ -26,7 +26,7 @@ def real_calls(model, args):
     import tensorflow as tf
 
     seen: list[tuple[str, tuple]] = []
-    layers = [l for l in model._flatten_layers(include_self=False, recursive=False)]
+    layers = [layer for layer in model._flatten_layers(include_self=False, recursive=False)]
     originals = {}
     for layer in layers:
         originals[layer] = layer.call
@@ -66,7 +66,7 @@ def assert_matches_real_call(g, model, args):
     counts = Counter(name for name, _ in calls)
     layer_nodes = {n: a for n, a in g.nx.nodes(data=True) if a["kind"] in ("layer", "model") and not a.get("failed")}
     assert Counter(a["name"] for a in layer_nodes.values()) == counts
-    assert set(counts) <= {l.name for l in model.layers}
+    assert set(counts) <= {layer.name for layer in model.layers}
     for name, shape in calls:
         assert shape in [tuple(g.node(n)["output_shapes"][0]) for n in g.calls(name) if not g.node(n).get("failed")], name
     return out, error
@@ -101,10 +101,10 @@ def test_symbolic_trace_matches_keras(name):
     x = random_inputs(g)
     out, error = assert_matches_real_call(g, model, to_args(x))
     assert error is None
-    assert set(g.layers) - set(g.inputs) == {l.name for l in model.layers}
+    assert set(g.layers) - set(g.inputs) == {layer.name for layer in model.layers}
     assert g.totals()["params_total"] == model.count_params()
     # the twin shares the layer objects and computes the same thing
-    assert {id(l) for l in model.layers} <= {id(l) for l in r.twin.layers}
+    assert {id(layer) for layer in model.layers} <= {id(layer) for layer in r.twin.layers}
     twin_in = x if len(x) > 1 else next(iter(x.values()))
     if name == "two_arg_model":
         twin_in = [x["a"], x["b"]]
@@ -135,7 +135,7 @@ def test_my_model_expands_its_functional_classifier():
     node = g.node(model.classifier.name)
     assert node["kind"] == "model"
     sub = g.subgraphs[node["subgraph"]]
-    assert sub.layers == [l.name for l in model.classifier.layers]
+    assert sub.layers == [layer.name for layer in model.classifier.layers]
 
 
 def test_int_inputs_and_unbuilt_model_needs_specs():
@@ -170,7 +170,7 @@ def test_failure_without_a_layer_names_the_source_line():
     r = trace(model, ["x=3"])
     assert r.error is not None and r.error.node is None
     lines, start = inspect.getsourcelines(mt.BrokenEager.call)
-    want = start + next(i for i, l in enumerate(lines) if "ops.reshape" in l)
+    want = start + next(i for i, line in enumerate(lines) if "ops.reshape" in line)
     assert r.error.file.endswith("trace_models.py") and r.error.line == want
     assert model.dense.name in r.graph  # the partial graph up to the failure
 
@@ -181,7 +181,7 @@ TICKET_SPECS = [f"title={sm.VOCABULARY_SIZE}", f"text_body={sm.VOCABULARY_SIZE}"
 
 def _second_scorer_line():
     lines, start = inspect.getsourcelines(sm.CustomerTicketModel.call)
-    hits = [start + i for i, l in enumerate(lines) if "self.priority_scorer(" in l]
+    hits = [start + i for i, line in enumerate(lines) if "self.priority_scorer(" in line]
     assert len(hits) == 2
     return hits[1]
 
@@ -235,7 +235,7 @@ def test_cli_broken_model_prints_partial_then_one_error_line():
     r = run_cli("summary", f"{SEED}:broken_customer_ticket_subclassed", *[f"--input={s}" for s in TICKET_SPECS],
                 cwd=_root())
     assert r.returncode == 2
-    errors = [l for l in r.stderr.splitlines() if l.strip()]
+    errors = [line for line in r.stderr.splitlines() if line.strip()]
     assert len(errors) == 1 and errors[0].startswith("error: ")
     assert "priority_scorer" in errors[0] and f"seed_models.py:{line}" in errors[0] and "64" in errors[0]
     assert "(call 1)" in r.stdout and "traced" in r.stdout and "concatenate" in r.stdout
@@ -256,7 +256,7 @@ def test_cli_class_with_args_and_module_spec(tmp_path):
     assert dept["output_shapes"] == [[None, 3]]
     r = run_cli("summary", "samples.seed_models:loop_model", "--format", "json", cwd=_root())
     assert r.returncode == 0, r.stderr
-    assert [l["id"] for l in json.loads(r.stdout)["layers"]][1:] == ["block_0", "block_1", "block_2"]
+    assert [layer["id"] for layer in json.loads(r.stdout)["layers"]][1:] == ["block_0", "block_1", "block_2"]
 
 
 def test_cli_spec_errors():

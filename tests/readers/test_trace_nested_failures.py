@@ -8,9 +8,9 @@ import warnings
 import numpy as np
 import pytest
 
-from tests.models import nested_failures as mm
 from inspector.readers.live.specs import _first_line
 from inspector.readers.live.trace import trace
+from tests.models import nested_failures as mm
 
 
 def real_calls(model, args):
@@ -87,7 +87,7 @@ def test_nested_custom_layers_are_clusters_with_their_own_params():
     for block in (model.b1, model.b2):
         sub = g.subgraphs[g.node(block.name)["subgraph"]]
         assert sub.totals()["params_total"] == block.count_params()
-        assert {a["name"] for _, a in sub.nodes() if a["kind"] == "layer"} == {l.name for l in block._layers}
+        assert {a["name"] for _, a in sub.nodes() if a["kind"] == "layer"} == {layer.name for layer in block._layers}
 
 
 def test_mask_given_as_input_goes_to_the_mask_parameter():

@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 
 import pytest
-
-import inspector
 from conftest import needs_browser
 from test_render import needs_dot
+
+import inspector
 
 pytestmark = needs_browser
 

@@ -18,11 +18,11 @@ import subprocess
 import xml.etree.ElementTree as ET
 
 import pytest
+from conftest import needs_browser
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import inspector
-from conftest import needs_browser
 from inspector.report import summary
 from inspector.report.export import export
 

@@ -15,11 +15,11 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from conftest import run_cli
 
 import inspector
-from conftest import run_cli
 from inspector.errors import InspectorError
-from tests.models.keras_truth import keras3_calls, calls_per_layer
+from tests.models.keras_truth import calls_per_layer, keras3_calls
 
 SVG = "{http://www.w3.org/2000/svg}"
 XLINK = "{http://www.w3.org/1999/xlink}"
@@ -177,7 +177,7 @@ def test_shared_layer_calls_marked(sample_dir, tmp_path):
 @needs_dot
 def test_expand_nested_as_clusters(keras, sample_dir, tmp_path):
     model, path = sample_dir["nested_model"]
-    nested = [l for l in model.layers if isinstance(l, keras.Model)]
+    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
     assert nested
     out = str(tmp_path / "n.svg")
     inspector.render(path, out, expand_nested=True)
@@ -192,13 +192,13 @@ def test_expand_nested_as_clusters(keras, sample_dir, tmp_path):
     inspector.render(path, out, expand_nested=True, depth=0)
     root = parse_svg(out)
     assert not [g for g in root.iter(f"{SVG}g") if g.get("class") == "cluster"]
-    assert {l.name for l in model.layers} <= set(svg_nodes(root))
+    assert {layer.name for layer in model.layers} <= set(svg_nodes(root))
 
 
 @needs_dot
 def test_layer_range(sample_dir, tmp_path):
     model, path = sample_dir["customer_ticket_with_difficulty"]
-    names = [l.name for l in model.layers]
+    names = [layer.name for layer in model.layers]
     first, last = names[1], names[4]
     out = str(tmp_path / "r.svg")
     inspector.render(path, out, layer_range=f"{first}:{last}")
@@ -276,7 +276,7 @@ def test_collapse_folds_repeated_blocks(keras, tmp_path):
     folded = [n for n in view.nodes.values() if n.repeats > 1]
     assert folded and all(m.startswith("conv") for n in folded for m in n.members)
     # the stage-2 identity blocks fold into one box: as many as Keras built after the first block
-    stage2 = sorted({l.name.split("_")[1] for l in model.layers if l.name.startswith("conv2_block")})
+    stage2 = sorted({layer.name.split("_")[1] for layer in model.layers if layer.name.startswith("conv2_block")})
     assert any(n.repeats == len(stage2) - 1 for n in folded)
     out = str(tmp_path / "c.svg")
     info = inspector.render(g, out, collapse=True)
@@ -381,7 +381,7 @@ def test_without_dot(sample_dir, tmp_path, monkeypatch):
     html = (tmp_path / "m.html").read_text()
     svg = html[html.index("<svg"):html.index("</svg>") + 6]
     root = parse_svg(svg)
-    assert set(svg_nodes(root)) == {l.name for l in model.layers}
+    assert set(svg_nodes(root)) == {layer.name for layer in model.layers}
     assert len(svg_edges(root)) == sum(keras3_calls(model)["edges"].values())
 
 
@@ -405,7 +405,7 @@ def test_cli_render(sample_dir, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "TF_LOADED=False" in r.stderr and "wrote" in r.stderr
     nodes = svg_nodes(parse_svg(out))
-    assert {l.name for l in model.layers} == set(nodes)
+    assert {layer.name for layer in model.layers} == set(nodes)
     r = run_cli("render", path, "-o", out, "--highlight", "no_such_layer")
     assert r.returncode == 2 and r.stderr.count("error:") == 1 and "no_such_layer" in r.stderr
     r = run_cli("render", path, "-o", str(tmp_path / "x.txt"))
@@ -419,7 +419,7 @@ def test_notebook_repr_svg(sample_dir):
     model, path = sample_dir["sequential_model"]
     g = inspector.read(path)
     root = parse_svg(g._repr_svg_())
-    assert {l.name for l in model.layers} <= set(svg_nodes(root))
+    assert {layer.name for layer in model.layers} <= set(svg_nodes(root))
 
 
 @needs_dot

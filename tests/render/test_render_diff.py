@@ -13,13 +13,13 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
+from conftest import run_cli, user_lines
+from test_render import SVG, needs_dot, parse_svg, svg_nodes, text_of
 
 import inspector
-from conftest import run_cli, user_lines
 from inspector.errors import InspectorError
 from inspector.render.diffstyle import ADDED, CHANGED, COLOURS, REMOVED
 from tests.models.keras_truth import save_units_pair
-from test_render import SVG, needs_dot, parse_svg, svg_nodes, text_of
 
 
 # --------------------------------------------------------------------------- helpers
@@ -79,7 +79,7 @@ def test_exactly_keras_new_layers_are_marked(ticket, tmp_path, direction):
         model, path, other, other_path = b_model, b_path, a_model, a_path
     else:
         model, path, other, other_path = a_model, a_path, b_model, b_path
-    names, other_names = {l.name for l in model.layers}, {l.name for l in other.layers}
+    names, other_names = {layer.name for layer in model.layers}, {layer.name for layer in other.layers}
     added, removed = names - other_names, other_names - names
     assert added or removed  # the pair differs, in one direction or the other
 
@@ -121,12 +121,12 @@ def test_changed_layer_is_marked(keras, tmp_path):
     def cfg(layer):
         return {k: v for k, v in layer.get_config().items() if k != "name"}
 
-    changed = {l.name for l in m2.layers if cfg(l) != cfg(m1.get_layer(l.name))}
+    changed = {layer.name for layer in m2.layers if cfg(layer) != cfg(m1.get_layer(layer.name))}
     assert changed == {"out"}
     out = str(tmp_path / "c.svg")
     inspector.render(inspector.read(p2), out, diff=inspector.read(p1))  # graphs, not paths
     root = parse_svg(out)
-    assert set(svg_nodes(root)) == {l.name for l in m2.layers}
+    assert set(svg_nodes(root)) == {layer.name for layer in m2.layers}
     assert marked(root, CHANGED) == changed
     assert marked(root, ADDED) == marked(root, REMOVED) == set()
     assert "units" in text_of(svg_nodes(root)["out"])
@@ -138,7 +138,7 @@ def test_diff_against_itself_marks_nothing(ticket, tmp_path):
     out = str(tmp_path / "same.svg")
     inspector.render(a_path, out, diff=a_path)
     root = parse_svg(out)
-    assert set(svg_nodes(root)) == {l.name for l in a_model.layers}
+    assert set(svg_nodes(root)) == {layer.name for layer in a_model.layers}
     for status in (ADDED, CHANGED, REMOVED):
         assert marked(root, status) == set()
 
@@ -147,7 +147,7 @@ def test_diff_against_itself_marks_nothing(ticket, tmp_path):
 @needs_dot
 def test_every_format(ticket, tmp_path):
     a_model, a_path, b_model, b_path = ticket
-    new = {l.name for l in b_model.layers} - {l.name for l in a_model.layers}
+    new = {layer.name for layer in b_model.layers} - {layer.name for layer in a_model.layers}
     for fmt, magic in (("png", b"\x89PNG"), ("pdf", b"%PDF"), ("dot", b"// Keras"), ("html", b"<!DOCTYPE")):
         out = tmp_path / f"d.{fmt}"
         inspector.render(a_path, str(out), diff=b_path)
@@ -173,20 +173,20 @@ def test_html_without_graphviz(ticket, tmp_path, monkeypatch):
     assert info["layout"] == "builtin"
     html = out.read_text()
     root = parse_svg(html[html.index("<svg"):html.index("</svg>") + 6])
-    new = {l.name for l in b_model.layers} - {l.name for l in a_model.layers}
+    new = {layer.name for layer in b_model.layers} - {layer.name for layer in a_model.layers}
     assert marked(root, ADDED) == new and marked(root, REMOVED) == set()
     out2 = tmp_path / "g.html"
     inspector.render(a_path, str(out2), diff=b_path)
     html = out2.read_text()
     root = parse_svg(html[html.index("<svg"):html.index("</svg>") + 6])
-    assert set(svg_nodes(root)) == {l.name for l in a_model.layers} | new
+    assert set(svg_nodes(root)) == {layer.name for layer in a_model.layers} | new
     assert marked(root, REMOVED) == new and marked(root, ADDED) == set()
 
 
 @needs_dot
 def test_with_collapse_highlight_and_range(ticket, tmp_path):
     a_model, a_path, b_model, b_path = ticket
-    new = {l.name for l in b_model.layers} - {l.name for l in a_model.layers}
+    new = {layer.name for layer in b_model.layers} - {layer.name for layer in a_model.layers}
     (head,) = new
     feature = head_source(b_model, head)
     out = str(tmp_path / "h.svg")
@@ -198,7 +198,7 @@ def test_with_collapse_highlight_and_range(ticket, tmp_path):
     root = parse_svg(out)
     assert marked(root, REMOVED) == new
     # a range that ends at the feature layer still shows the ghost fed by it; one that starts after does not
-    names = [l.name for l in a_model.layers]
+    names = [layer.name for layer in a_model.layers]
     inspector.render(a_path, out, diff=b_path, layer_range=f"{feature}:")
     assert marked(parse_svg(out), REMOVED) == new
     after = names[names.index(feature) + 1]
@@ -237,6 +237,6 @@ def test_cli_diff(ticket, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "TF_LOADED=False" in r.stderr
     root = parse_svg(out)
-    assert marked(root, ADDED) == {l.name for l in b_model.layers} - {l.name for l in a_model.layers}
+    assert marked(root, ADDED) == {layer.name for layer in b_model.layers} - {layer.name for layer in a_model.layers}
     r = run_cli("render", "--help")
     assert r.returncode == 0 and "--diff" in r.stdout and re.search(r"inspector render .*--diff", r.stdout)

@@ -12,12 +12,12 @@ from __future__ import annotations
 import warnings
 
 import pytest
+from conftest import run_cli, user_lines
+from test_render import keras_ancestors, needs_dot, parse_svg, stroke_colours, svg_edges, svg_nodes, text_of
 
 import inspector
-from conftest import run_cli, user_lines
 from inspector.errors import InspectorError
 from tests.models.keras_truth import keras3_calls
-from test_render import keras_ancestors, needs_dot, parse_svg, stroke_colours, svg_edges, svg_nodes, text_of
 
 
 # --------------------------------------------------------------------------- models
@@ -176,5 +176,5 @@ def test_png_too_large_for_a_bitmap_warns(keras, tmp_path):
     assert info["warnings"] and "shrunk" in info["warnings"][0]
     assert any("shrunk" in str(w.message) for w in caught)
     r = run_cli("render", path, "-o", out, "--dpi", "2400")
-    assert r.returncode == 0 and any(l.startswith(f"warning: {out}: the PNG") for l in user_lines(r.stderr))
+    assert r.returncode == 0 and any(line.startswith(f"warning: {out}: the PNG") for line in user_lines(r.stderr))
     assert inspector.render(path, str(tmp_path / "small.png"))["warnings"] == []

@@ -3,17 +3,18 @@ from __future__ import annotations
 
 import json
 
-import inspector
 from conftest import ROOT, run_cli
-from tests.models.keras_truth import save_units_pair
+
+import inspector
 from inspector.report.diff import diff, is_empty
+from tests.models.keras_truth import save_units_pair
 
 
 def test_difficulty_head_diff_is_exactly_the_new_head(sample_dir):
     a_model, a_path = sample_dir["customer_ticket_model"]
     b_model, b_path = sample_dir["customer_ticket_with_difficulty"]
     d = diff(inspector.read(a_path), inspector.read(b_path))
-    new = {l.name for l in b_model.layers} - {l.name for l in a_model.layers}
+    new = {layer.name for layer in b_model.layers} - {layer.name for layer in a_model.layers}
     assert {n["id"] for n in d["added"]} == new
     assert d["removed"] == [] and d["changed"] == []
     head = b_model.get_layer(next(iter(new)))
@@ -49,9 +50,8 @@ def test_saved_file_against_the_live_model_is_empty(sample_dir):
     (a live config's tuples are not a change from the file's lists, nor is a custom layer's shape
     that only the live model knows). my_model is left out: its file holds no graph (a subclassed
     model), the live model is traced."""
-    from samples.seed_models import SAMPLES
-
     from inspector.readers.live.read import read_model
+    from samples.seed_models import SAMPLES
 
     for name in [n for n in SAMPLES if n != "my_model"]:
         model, path = sample_dir[name]

@@ -11,7 +11,6 @@ from typing import Any, Callable, TypeVar
 from inspector.readers.hdf5 import messages as msg
 from inspector.readers.hdf5.messages import H5Corrupt, H5Unsupported
 
-
 T = TypeVar("T")
 
 

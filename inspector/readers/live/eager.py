@@ -9,12 +9,14 @@ from typing import Any, Callable, Iterator
 
 from inspector.graph import ModelGraph, node_id
 from inspector.readers.live.explain import TraceResult, _add_input, _failure, _finish_traced
-from inspector.readers.live.nodes import base_attrs, dtype_name as _dtype, node_kind, serialize, snake as _snake
-from inspector.readers.live.nodes import tensors as _tensors, unique_name as _unique
+from inspector.readers.live.nodes import base_attrs, node_kind, serialize
+from inspector.readers.live.nodes import dtype_name as _dtype
+from inspector.readers.live.nodes import snake as _snake
+from inspector.readers.live.nodes import tensors as _tensors
+from inspector.readers.live.nodes import unique_name as _unique
 from inspector.readers.live.recorder import _Call, _hooked, _Recorder
 from inspector.readers.live.specs import InputSpec, Template
 from inspector.readers.live.walk import finish
-
 
 # --------------------------------------------------------------------------- eager tracing
 # inspector.readers.live.trace's fallback when no functional twin exists: one eager call with hooks.

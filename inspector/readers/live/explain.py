@@ -10,7 +10,8 @@ from typing import Any
 
 from inspector.errors import InspectorError
 from inspector.graph import ModelGraph
-from inspector.readers.live.nodes import add_failed_call, costs, tensors as _tensors
+from inspector.readers.live.nodes import add_failed_call, costs
+from inspector.readers.live.nodes import tensors as _tensors
 from inspector.readers.live.recorder import _attr_names, _Call
 from inspector.readers.live.specs import InputSpec, _first_line, _library_file, _rel, input_mismatch
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from inspector.graph import ModelGraph, node_id
 from inspector.layers.costs import activation_bytes, count_macs
-from inspector.readers.config_graph import _activation, is_model_config
 from inspector.layers.weight_layout import numel
+from inspector.readers.config_graph import _activation, is_model_config
 
 
 def saved_args(node: Any) -> Any:

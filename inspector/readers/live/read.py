@@ -8,8 +8,8 @@ from typing import Any
 from inspector.errors import InspectorError
 from inspector.graph import ModelGraph
 from inspector.readers.live.loading import import_keras
-from inspector.readers.live.trace import TraceFailed, live_graph, trace
 from inspector.readers.live.nodes import has_graph
+from inspector.readers.live.trace import TraceFailed, live_graph, trace
 
 
 def read_model(model: Any) -> ModelGraph:

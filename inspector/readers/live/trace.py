@@ -27,7 +27,8 @@ from inspector.graph import ModelGraph
 from inspector.readers.live.eager import eager_trace
 from inspector.readers.live.explain import TraceFailed, TraceFailure, TraceResult, _add_input, _failure, _finish_traced
 from inspector.readers.live.loading import import_keras
-from inspector.readers.live.nodes import _struct_list as _flat, tensor_ref
+from inspector.readers.live.nodes import _struct_list as _flat
+from inspector.readers.live.nodes import tensor_ref
 from inspector.readers.live.recorder import _attr_names, _hooked, _Recorder
 from inspector.readers.live.specs import InputSpec, Template, call_template, model_input_specs
 from inspector.readers.live.walk import functional_graph

@@ -17,12 +17,26 @@ from typing import Any, Callable
 
 from inspector.errors import InspectorError
 from inspector.graph import ModelGraph, node_id
+from inspector.layers.weight_layout import numel
 from inspector.readers.config_graph import MAX_NESTING
 from inspector.readers.inbound import stub_tensors
-from inspector.readers.live.nodes import (_attach, _call_index, _has_tensor, _shape, _struct_list, _sublayers,
-                                          base_attrs, call_tensors, costs, has_graph, is_custom, layer_weights, node_kind,
-                                          saved_args, serialize, tensor_ref)
-from inspector.layers.weight_layout import numel
+from inspector.readers.live.nodes import (
+    _attach,
+    _call_index,
+    _has_tensor,
+    _shape,
+    _struct_list,
+    _sublayers,
+    base_attrs,
+    call_tensors,
+    costs,
+    is_custom,
+    layer_weights,
+    node_kind,
+    saved_args,
+    serialize,
+    tensor_ref,
+)
 
 #: ``expand(layer, graph, node_id) -> ModelGraph | None``: the inside of a custom layer
 #: (the tracer passes its own; the walk itself never traces).
