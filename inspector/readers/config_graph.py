@@ -19,18 +19,15 @@ from typing import Any
 from inspector.errors import BadGraph, InspectorError, TooLarge, displayable, quote
 from inspector.graph import ModelGraph, node_id
 from inspector.graph.store import topological_order
-from inspector.layers.costs import activation_bytes, count_macs
-from inspector.layers.shapes import infer_output_dtypes, infer_output_shapes
-from inspector.layers.weight_layout import check_weights, mark_trainable, name_weights, numel
 from inspector.readers.audit import MAX_LAYERS, _check_hyperparameters, _is_known, check_shape, code_flags, is_op
 from inspector.readers.audit import entry_name as _entry_name
+from inspector.readers.config_values import _d, _dtype, _shape
+from inspector.readers.graph_facts import add_costs, attach_weights, propagate
 from inspector.readers.inbound import parse_call, refs
 
 MAX_NESTING = 32
 #: Most calls (inbound nodes) of one layer.
 MAX_CALLS = 10_000
-MAX_DIM = 2**40
-
 
 
 def is_model_config(obj: Any) -> bool:
@@ -107,11 +104,6 @@ def _check_entries(entries: list, path: str, sequential: bool) -> None:
             _check_hyperparameters(e, name, path)
 
 
-def _d(v: Any) -> dict:
-    """``v`` if it is a dict, else an empty one (hostile configs put anything anywhere)."""
-    return v if isinstance(v, dict) else {}
-
-
 def _kind(e: dict) -> str:
     if e["class_name"] == "InputLayer":
         return "input"
@@ -132,33 +124,6 @@ def _activation(cfg: dict) -> str | None:
             return inner["name"]
         return str(act.get("class_name") or "custom")
     return None
-
-
-def _dtype(cfg: dict) -> str | None:
-    """Compute dtype of a layer from its (Keras 2 string or Keras 3 policy dict) dtype."""
-    d = cfg.get("dtype")
-    if isinstance(d, dict):
-        d = _d(d.get("config")).get("name")
-    if not isinstance(d, str):
-        return None
-    return {"mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}.get(d, d)
-
-
-def _shape(v: Any) -> tuple | None:
-    """A saved shape (list of ints/None) as a tuple, or None if it is not one."""
-    if isinstance(v, dict) and "class_name" in v:  # serialized TensorShape etc.
-        return None
-    if not isinstance(v, (list, tuple)) or len(v) > 64:
-        return None
-    out = []
-    for d in v:
-        if d is None or (isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= MAX_DIM):
-            out.append(d)
-        elif isinstance(d, int) and d == -1:
-            out.append(None)
-        else:
-            return None
-    return tuple(out)
 
 
 # --------------------------------------------------------------------------- functional
@@ -319,10 +284,16 @@ def _sequential(g: ModelGraph, cfg: dict, weights: Any, path: str, depth: int, t
 # --------------------------------------------------------------------------- shapes, weights, costs
 def _finish(g: ModelGraph, entries: list, names: list[str], weights: Any, observed: dict,
             path: str, depth: int, trainable: bool, sequential: bool) -> None:
+    """Nested graphs, then shapes and dtypes along the graph, weights, and costs."""
     by_name = dict(zip(names, entries))
     container = weights(saved_layers(entries, sequential)) if callable(weights) else weights
+    _nested_graphs(g, by_name, container, path, depth)  # their output shapes feed propagation
+    propagate(g, observed)
+    attach_weights(g, container, path)
+    add_costs(g)
 
-    # nested models first: their output shapes feed shape propagation
+
+def _nested_graphs(g: ModelGraph, by_name: dict, container: Any, path: str, depth: int) -> None:
     for nid, a in list(g.store.nodes(data=True)):
         if a["kind"] == "model" and a["call_index"] == 0:
             e = by_name[a["name"]]
@@ -342,107 +313,4 @@ def _finish(g: ModelGraph, entries: list, names: list[str], weights: Any, observ
             for other in g.calls(a["name"]):
                 g.store.nodes[other]["subgraph"] = nid
 
-    observed_outputs: dict[str, int] = {}  # node -> 1 + highest output index a consumer saw
-    for src, t in observed:
-        observed_outputs[src] = max(observed_outputs.get(src, 0), t + 1)
-    for nid in g.order():
-        a = g.store.nodes[nid]
-        ins = sorted(g.store.in_edges(nid, keys=True, data=True), key=lambda t: t[3].get("arg_index") or 0)
-        in_shapes, in_dtypes = [], []
-        for u, _, _, d in ins:
-            ti = d.get("tensor_index") or 0
-            outs = g.store.nodes[u]["output_shapes"]
-            s = d.get("shape") or (outs[ti] if ti < len(outs) else None)
-            if d.get("shape") is None:
-                d["shape"] = s
-            dts = g.store.nodes[u]["output_dtypes"]
-            dt = d.get("dtype") or (dts[ti] if ti < len(dts) else None)
-            d["dtype"] = dt
-            in_shapes.append(s)
-            in_dtypes.append(dt)
-        a["input_shapes"] = in_shapes
-        cfg = a["config"]
-        if a["kind"] == "input":
-            shape = _shape(cfg.get("batch_shape")) or _shape(cfg.get("batch_input_shape"))
-            if shape is None and _shape(cfg.get("shape")) is not None:
-                shape = (None,) + _shape(cfg.get("shape"))
-            inferred = [shape]
-        elif a["kind"] == "model":
-            sub = g.subgraphs[a["subgraph"]]
-            inferred = [sub.store.nodes[o]["output_shapes"][t] if t < len(sub.store.nodes[o]["output_shapes"]) else None
-                        for o, t in sub.outputs]
-        else:
-            try:
-                inferred = infer_output_shapes(a["class_name"], cfg, in_shapes, a.get("call_kwargs") or {}) or []
-            except Exception:  # a rule that trips on odd config: shape unknown, not a crash
-                inferred = []
-        n_out = max(observed_outputs.get(nid, 0), len(inferred), 1)
-        outs, dts = [], []
-        own_dtype = _dtype(cfg) if a["kind"] != "op" else None
-        ruled: list = []
-        if a["kind"] in ("layer", "op"):
-            try:
-                ruled = infer_output_dtypes(a["class_name"], cfg, in_dtypes, a.get("call_kwargs") or {}) or []
-            except Exception:  # like shapes: an odd config gives no rule, not a crash
-                ruled = []
-        for t in range(n_out):
-            obs = observed.get((nid, t))
-            outs.append(obs[0] if obs else (inferred[t] if t < len(inferred) else None))
-            dts.append((obs[1] if obs and obs[1] else None) or (ruled[t] if t < len(ruled) else None) or own_dtype
-                       or (in_dtypes[0] if in_dtypes else None) or "float32")
-        a["output_shapes"] = outs
-        a["output_dtypes"] = dts
 
-    for nid, a in g.store.nodes(data=True):
-        if a["call_index"] != 0:
-            continue
-        e = by_name.get(a["name"])
-        if a["kind"] == "model":
-            sub = g.subgraphs[a["subgraph"]]
-            t = sub.totals()
-            a["params_trainable"], a["params_non_trainable"] = t["params_trainable"], t["params_non_trainable"]
-            a["weights"] = [w for _, sa in sub.nodes() for w in (sa.get("weights") or [])]
-            continue
-        if a["kind"] == "op" or a.get("synthetic"):
-            a["params_trainable"], a["params_non_trainable"], a["weights"] = 0, 0, []
-            continue
-        ws = None
-        if container is not None:
-            try:
-                ws = container.weights(a["name"])
-                if not a.get("custom"):
-                    in_shape = a["input_shapes"][0] if a["input_shapes"] else None
-                    check_weights(a["name"], a["class_name"], a["config"], ws, in_shape,
-                                  strict=getattr(container, "strict", False))
-            except InspectorError as err:
-                if err.path is None:
-                    err.path = path
-                raise
-            except ValueError as err:
-                raise BadGraph(str(err), path) from None
-        if ws is None:
-            a["params_trainable"] = a["params_non_trainable"] = None
-            a["weights"] = None
-            continue
-        name_weights(a["class_name"], a["config"], ws)
-        mark_trainable(a["class_name"], a["config"], ws, a["trainable"])
-        a["weights"] = [w.as_dict() for w in ws]
-        a["params_trainable"] = sum(numel(w.shape) for w in ws if w.trainable)
-        a["params_non_trainable"] = sum(numel(w.shape) for w in ws if not w.trainable)
-
-    for nid, a in g.store.nodes(data=True):
-        first = g.store.nodes[g.calls(a["name"])[0]] if a["call_index"] else a
-        wshapes = [tuple(w["shape"]) for w in (first.get("weights") or [])]
-        if a["kind"] == "model":
-            a["macs"] = g.subgraphs[a["subgraph"]].totals()["macs"] if g.subgraphs[a["subgraph"]].totals()["macs_known"] else None
-        elif a["kind"] == "input":
-            a["macs"] = 0
-        else:
-            try:
-                a["macs"] = count_macs(a["class_name"], a["config"], a["input_shapes"], a["output_shapes"], wshapes)
-            except Exception:
-                a["macs"] = None
-        try:
-            a["activation_bytes"] = activation_bytes(a["output_shapes"], a["output_dtypes"])
-        except Exception:
-            a["activation_bytes"] = None
