@@ -179,7 +179,6 @@ def build_dot(view: View, opts: RenderOptions, fmt: str = "svg", engine: str | N
     big = len(view.nodes) > BIG
     html = len(view.nodes) <= HTML_MAX
     labels = show_edge_shapes(view, opts)
-    nid = {did: f"n{i}" for i, did in enumerate(view.nodes)}
     lay = None
     if engine == "neato":
         from inspector.render.layout import layered_layout
@@ -199,17 +198,29 @@ def build_dot(view: View, opts: RenderOptions, fmt: str = "svg", engine: str | N
            f'edge [fontname="Helvetica" fontsize="8" color="#616161" arrowsize="0.6"'
            f'{" penwidth=0.8" if big else ""}];']
     by_cluster: dict[str | None, list[str]] = {}
-    for did, n in view.nodes.items():
-        attrs = node_style(n, opts)
-        attrs["id"] = nid[did]
-        attrs["label"] = node_label(n, opts) if html else "\n".join(plain_lines(n, opts))
-        if html or n.members or n.attrs.get("failed") or n.diff in diffstyle.MARKS:
-            attrs["tooltip"] = tooltip(n)
-        if lay is not None:
-            x, y = lay.pos[did]
-            w, h = lay.size[did]
-            attrs.update(pos=f"{x:.1f},{lay.height - y:.1f}!", width=f"{w / 72:.3f}", height=f"{h / 72:.3f}")
-        by_cluster.setdefault(n.cluster, []).append(f"{dot_id(did)} {_attrs(attrs)};")
+    for i, (did, n) in enumerate(view.nodes.items()):
+        by_cluster.setdefault(n.cluster, []).append(_node_statement(did, f"n{i}", n, opts, html, lay))
+    _emit_clusters(view, by_cluster, lay, out)
+    out += [_edge_statement(i, e, view, labels, lay) for i, e in enumerate(view.edges)]
+    out.append("}")
+    return "\n".join(out) + "\n", engine
+
+
+def _node_statement(did: str, svg_id: str, n: VNode, opts: RenderOptions, html: bool, lay: Any) -> str:
+    attrs = node_style(n, opts)
+    attrs["id"] = svg_id
+    attrs["label"] = node_label(n, opts) if html else "\n".join(plain_lines(n, opts))
+    if html or n.members or n.attrs.get("failed") or n.diff in diffstyle.MARKS:
+        attrs["tooltip"] = tooltip(n)
+    if lay is not None:
+        x, y = lay.pos[did]
+        w, h = lay.size[did]
+        attrs.update(pos=f"{x:.1f},{lay.height - y:.1f}!", width=f"{w / 72:.3f}", height=f"{h / 72:.3f}")
+    return f"{dot_id(did)} {_attrs(attrs)};"
+
+
+def _emit_clusters(view: View, by_cluster: dict[str | None, list[str]], lay: Any, out: list[str]) -> None:
+    """Nested models as nested ``subgraph cluster_i`` blocks, each holding its boxes."""
     children: dict[str | None, list[str]] = {}
     for cid, c in view.clusters.items():
         children.setdefault(c.parent, []).append(cid)
@@ -232,25 +243,25 @@ def build_dot(view: View, opts: RenderOptions, fmt: str = "svg", engine: str | N
         out.extend(indent + line for line in by_cluster.get(cluster, []))
 
     emit(None, "")
-    for i, e in enumerate(view.edges):
-        attrs: dict[str, Any] = {"id": f"e{i}"}
-        if labels:
-            attrs["label"] = edge_label(e)
-        if e.count > 1:
-            attrs["penwidth"] = str(min(1 + 0.5 * e.count, 4))
-            attrs.setdefault("label", edge_label(e))
-        s, d = view.nodes[e.src], view.nodes[e.dst]
-        if s.highlighted is not None:
-            if s.highlighted and d.highlighted:
-                attrs.update(color=style.HIGHLIGHT_PEN, penwidth="1.8")
-            else:
-                attrs["color"] = "#d6d6d6"
-        attrs.update(diffstyle.edge_attrs(e.diff))
-        if lay is not None:
-            attrs["pos"] = _edge_pos(lay.routes[i], lay.height)
-        out.append(f"{dot_id(e.src)} -> {dot_id(e.dst)} {_attrs(attrs)};")
-    out.append("}")
-    return "\n".join(out) + "\n", engine
+
+
+def _edge_statement(i: int, e: Any, view: View, labels: bool, lay: Any) -> str:
+    attrs: dict[str, Any] = {"id": f"e{i}"}
+    if labels:
+        attrs["label"] = edge_label(e)
+    if e.count > 1:
+        attrs["penwidth"] = str(min(1 + 0.5 * e.count, 4))
+        attrs.setdefault("label", edge_label(e))
+    s, d = view.nodes[e.src], view.nodes[e.dst]
+    if s.highlighted is not None:
+        if s.highlighted and d.highlighted:
+            attrs.update(color=style.HIGHLIGHT_PEN, penwidth="1.8")
+        else:
+            attrs["color"] = "#d6d6d6"
+    attrs.update(diffstyle.edge_attrs(e.diff))
+    if lay is not None:
+        attrs["pos"] = _edge_pos(lay.routes[i], lay.height)
+    return f"{dot_id(e.src)} -> {dot_id(e.dst)} {_attrs(attrs)};"
 
 
 def to_dot(view: View, opts: RenderOptions, fmt: str = "svg") -> str:
