@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
+from typing import Any
 
 #: gap between boxes in a rank, and between ranks (points)
 NODESEP = 14.0
@@ -47,56 +48,13 @@ def layered_layout(ids: list[str], edges: list[tuple[str, str]], size: dict[str,
     breadth = [size[d][1] if horizontal else size[d][0] for d in ids]
     depth = [size[d][0] if horizontal else size[d][1] for d in ids]
     rank = _ranks(n, e_idx)
-
-    # dummy vertices: one per rank crossed by a long edge
-    up: list[list[int]] = [[] for _ in range(n)]
-    down: list[list[int]] = [[] for _ in range(n)]
-    chains: list[list[int]] = []
-    for u, v in e_idx:
-        chain = [u]
-        for r in range(rank[u] + 1, rank[v]):
-            w = len(rank)
-            rank.append(r)
-            breadth.append(DUMMY)
-            depth.append(0.0)
-            up.append([])
-            down.append([])
-            chain.append(w)
-        chain.append(v)
-        for a, b in zip(chain, chain[1:]):
-            down[a].append(b)
-            up[b].append(a)
-        chains.append(chain)
+    up, down, chains = _split_long_edges(n, e_idx, rank, breadth, depth)
     total = len(rank)
-    n_ranks = max(rank) + 1 if rank else 0
-    layers: list[list[int]] = [[] for _ in range(n_ranks)]
+    layers: list[list[int]] = [[] for _ in range(max(rank) + 1 if rank else 0)]
     for v in _dfs_order(n, total, down, up):
         layers[rank[v]].append(v)
-
-    order = [0.0] * total
-    for layer in layers:
-        for i, v in enumerate(layer):
-            order[v] = i
-    for sweep in range(SWEEPS):
-        seq = layers[1:] if sweep % 2 == 0 else layers[-2::-1]
-        for layer in seq:
-            nb = up if sweep % 2 == 0 else down
-            layer.sort(key=lambda v: sum(order[u] for u in nb[v]) / len(nb[v]) if nb[v] else order[v])
-            for i, v in enumerate(layer):
-                order[v] = i
-
-    x = [0.0] * total
-    for layer in layers:
-        _place(layer, [0.0] * len(layer), breadth, x)
-    for sweep in range(SWEEPS + 1):
-        seq = layers[1:] if sweep % 2 == 0 else layers[-2::-1]
-        nb = up if sweep % 2 == 0 else down
-        for layer in seq:
-            want = [sum(x[u] for u in nb[v]) / len(nb[v]) if nb[v] else x[v] for v in layer]
-            _place(layer, want, breadth, x)
-    lo = min((x[v] - breadth[v] / 2 for v in range(total)), default=0.0)
-    x = [xi - lo + NODESEP for xi in x]
-    span_b = max((x[v] + breadth[v] / 2 for v in range(total)), default=0.0) + NODESEP
+    _order_layers(layers, up, down, total)
+    x, span_b = _breadth_coordinates(layers, up, down, breadth, total)
 
     rank_depth = [max((depth[v] for v in layer), default=0.0) for layer in layers]
     rank_top, acc = [], NODESEP
@@ -116,19 +74,83 @@ def layered_layout(ids: list[str], edges: list[tuple[str, str]], size: dict[str,
         return span_d - d, b  # RL
 
     pos = {ids[i]: screen(x[i], centre_d[i]) for i in range(n)}
+    routes = _routes(chains, x, centre_d, depth, screen)
+    w, h = (span_d, span_b) if horizontal else (span_b, span_d)
+    return Layout(pos, {d: size[d] for d in ids}, routes, w, h)
+
+
+def _split_long_edges(n: int, e_idx: list[tuple[int, int]], rank: list[int], breadth: list[float],
+                      depth: list[float]) -> tuple[list[list[int]], list[list[int]], list[list[int]]]:
+    """Dummy vertices, one per rank a long edge crosses (``rank``/``breadth``/``depth`` grow);
+    returns (up, down) adjacency and each edge's chain of vertices."""
+    up: list[list[int]] = [[] for _ in range(n)]
+    down: list[list[int]] = [[] for _ in range(n)]
+    chains: list[list[int]] = []
+    for u, v in e_idx:
+        chain = [u]
+        for r in range(rank[u] + 1, rank[v]):
+            w = len(rank)
+            rank.append(r)
+            breadth.append(DUMMY)
+            depth.append(0.0)
+            up.append([])
+            down.append([])
+            chain.append(w)
+        chain.append(v)
+        for a, b in zip(chain, chain[1:]):
+            down[a].append(b)
+            up[b].append(a)
+        chains.append(chain)
+    return up, down, chains
+
+
+def _order_layers(layers: list[list[int]], up: list[list[int]], down: list[list[int]], total: int) -> None:
+    """Barycentre sweeps, down then up, to reduce crossings (sorts ``layers`` in place)."""
+    order = [0.0] * total
+    for layer in layers:
+        for i, v in enumerate(layer):
+            order[v] = i
+    for sweep in range(SWEEPS):
+        seq = layers[1:] if sweep % 2 == 0 else layers[-2::-1]
+        for layer in seq:
+            nb = up if sweep % 2 == 0 else down
+            layer.sort(key=lambda v: sum(order[u] for u in nb[v]) / len(nb[v]) if nb[v] else order[v])
+            for i, v in enumerate(layer):
+                order[v] = i
+
+
+def _breadth_coordinates(layers: list[list[int]], up: list[list[int]], down: list[list[int]],
+                         breadth: list[float], total: int) -> tuple[list[float], float]:
+    """Each vertex's position across the ranks (over its neighbours, without overlaps), and the span."""
+    x = [0.0] * total
+    for layer in layers:
+        _place(layer, [0.0] * len(layer), breadth, x)
+    for sweep in range(SWEEPS + 1):
+        seq = layers[1:] if sweep % 2 == 0 else layers[-2::-1]
+        nb = up if sweep % 2 == 0 else down
+        for layer in seq:
+            want = [sum(x[u] for u in nb[v]) / len(nb[v]) if nb[v] else x[v] for v in layer]
+            _place(layer, want, breadth, x)
+    lo = min((x[v] - breadth[v] / 2 for v in range(total)), default=0.0)
+    x = [xi - lo + NODESEP for xi in x]
+    return x, max((x[v] + breadth[v] / 2 for v in range(total)), default=0.0) + NODESEP
+
+
+def _routes(chains: list[list[int]], x: list[float], centre_d: list[float], depth: list[float],
+            screen: Any) -> list[list[tuple[float, float]]]:
+    """Each edge as points through its dummy vertices; parallel edges side by side."""
     seen: dict[tuple[int, int], int] = {}
     routes = []
     for chain in chains:
         u, v = chain[0], chain[-1]
         k = seen.get((u, v), 0)
         seen[(u, v)] = k + 1
-        off = 5.0 * ((k + 1) // 2) * (1 if k % 2 else -1) if k else 0.0  # parallel edges side by side
+        off = 5.0 * ((k + 1) // 2) * (1 if k % 2 else -1) if k else 0.0
         pts = [(x[u] + off, centre_d[u] + depth[u] / 2)]
         pts += [(x[w], centre_d[w]) for w in chain[1:-1]]
         pts.append((x[v] + off, centre_d[v] - depth[v] / 2))
         routes.append([screen(b, d) for b, d in pts])
-    w, h = (span_d, span_b) if horizontal else (span_b, span_d)
-    return Layout(pos, {d: size[d] for d in ids}, routes, w, h)
+    return routes
 
 
 def _ranks(n: int, edges: list[tuple[int, int]]) -> list[int]:
