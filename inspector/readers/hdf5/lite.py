@@ -63,6 +63,20 @@ _V1HEAD = struct.Struct("<II").unpack_from
 _ROUTINE = frozenset(set(range(1, 0x18)) - {6, 12, 16})
 
 
+def _kind(first: dict, addr: int) -> str:
+    """What an object is, from the messages its header holds."""
+    if 0x11 in first or 0x02 in first:
+        return "group"
+    if 0x08 in first:
+        if 0x01 not in first or 0x03 not in first:
+            raise H5Corrupt(f"dataset {addr} without a dataspace or a datatype")
+        layout = first[0x08][1]
+        return "external" if 0x07 in first else "virtual" if layout[0] >= 3 and layout[1] == 3 else "dataset"
+    if 0x03 in first:
+        return "datatype"
+    raise H5Corrupt(f"object {addr} is neither a group nor a dataset")
+
+
 class File:
     """An HDF5 file opened for metadata reading: ``File(fileobj)`` or ``File.open(path)``.
 
@@ -150,37 +164,11 @@ class File:
         if len(self._objs) >= MAX_OBJECTS:
             raise H5Unsupported(f"more than {MAX_OBJECTS} objects")
         r = self._r
-        pos = r.base + addr
-        o = pos & (PAGE - 1)
-        if o + 64 <= PAGE and addr >= 0 and pos + 16 <= r.size:  # parse in the cached page
-            chunk = r.pages.get(pos >> PAGE_BITS) or r._page(pos >> PAGE_BITS)
-        else:
-            chunk, o = r.upto(addr, 512), 0
+        chunk, p, end, v2, refcount = self._header(addr)
         first: dict[int, tuple[int, bytes]] = {}
         amsgs: list[tuple[int, bytes, int]] = []
         lmsgs: list[bytes] = []
         conts: list[tuple[int, int]] = []
-        if chunk[o] == 1 and chunk[o + 1] == 0:  # version 1
-            refcount, size = _V1HEAD(chunk, o + 4)
-            p, end, v2 = o + 16, o + 16 + size, 0
-            if end > len(chunk):
-                chunk, p, end = r.read(addr, 16 + size), 16, 16 + size
-        elif chunk[o:o + 5] == b"OHDR\x02":
-            if len(chunk) < o + 40:
-                chunk, o = r.upto(addr, 512), 0
-            flags = chunk[o + 5]
-            p = o + 6 + (16 if flags & 0x20 else 0) + (4 if flags & 0x10 else 0)
-            w = 1 << (flags & 3)
-            end = int.from_bytes(chunk[p:p + w], "little") + p + w
-            p += w
-            if end + 4 > len(chunk):  # (the checksum must be in the file too)
-                chunk = r.read(addr, end - o + 4)
-                p, end = p - o, end - o
-            refcount, v2 = 1, 6 if flags & 4 else 4
-        elif chunk[o:o + 4] == b"OHDR":
-            raise H5Unsupported(f"object header version {chunk[o + 4]}")
-        else:
-            raise H5Corrupt(f"no object header at address {addr}")
         seen = None
         while True:
             if not v2:
@@ -221,21 +209,42 @@ class File:
                 if chunk[:4] != b"OCHK":
                     raise H5Corrupt(f"bad object header continuation block (object {addr})")
                 p, end = 4, clen - 4
-        if 0x11 in first or 0x02 in first:
-            kind = "group"
-        elif 0x08 in first:
-            if 0x01 not in first or 0x03 not in first:
-                raise H5Corrupt(f"dataset {addr} without a dataspace or a datatype")
-            layout = first[0x08][1]
-            kind = "external" if 0x07 in first else "virtual" if layout[0] >= 3 and layout[1] == 3 else "dataset"
-        elif 0x03 in first:
-            kind = "datatype"
-        else:
-            raise H5Corrupt(f"object {addr} is neither a group nor a dataset")
         if 0x16 in first:
             refcount = struct.unpack_from("<I", first[0x16][1], 1)[0]
-        obj = self._objs[addr] = _Obj(addr, first, amsgs, lmsgs, refcount, kind)
+        obj = self._objs[addr] = _Obj(addr, first, amsgs, lmsgs, refcount, _kind(first, addr))
         return obj
+
+    def _header(self, addr: int) -> tuple[bytes, int, int, int, int]:
+        """(bytes holding the object header's first block, where its messages start and end,
+        message prefix size: 0 for version 1, 4 or 6 for version 2; reference count)."""
+        r = self._r
+        pos = r.base + addr
+        o = pos & (PAGE - 1)
+        if o + 64 <= PAGE and addr >= 0 and pos + 16 <= r.size:  # parse in the cached page
+            chunk = r.pages.get(pos >> PAGE_BITS) or r._page(pos >> PAGE_BITS)
+        else:
+            chunk, o = r.upto(addr, 512), 0
+        if chunk[o] == 1 and chunk[o + 1] == 0:  # version 1
+            refcount, size = _V1HEAD(chunk, o + 4)
+            p, end = o + 16, o + 16 + size
+            if end > len(chunk):
+                chunk, p, end = r.read(addr, 16 + size), 16, 16 + size
+            return chunk, p, end, 0, refcount
+        if chunk[o:o + 5] == b"OHDR\x02":
+            if len(chunk) < o + 40:
+                chunk, o = r.upto(addr, 512), 0
+            flags = chunk[o + 5]
+            p = o + 6 + (16 if flags & 0x20 else 0) + (4 if flags & 0x10 else 0)
+            w = 1 << (flags & 3)
+            end = int.from_bytes(chunk[p:p + w], "little") + p + w
+            p += w
+            if end + 4 > len(chunk):  # (the checksum must be in the file too)
+                chunk = r.read(addr, end - o + 4)
+                p, end = p - o, end - o
+            return chunk, p, end, 6 if flags & 4 else 4, 1
+        if chunk[o:o + 4] == b"OHDR":
+            raise H5Unsupported(f"object header version {chunk[o + 4]}")
+        raise H5Corrupt(f"no object header at address {addr}")
 
     def _special(self, t: int, mflags: int, chunk: bytes, p: int, q: int, order: int, amsgs: list,
                  lmsgs: list, conts: list) -> None:
