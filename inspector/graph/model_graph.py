@@ -38,7 +38,11 @@ NODE_FIELDS: dict[str, str] = {
     "trainable": "config 'trainable' flag",
     "params_trainable": "trainable parameter count of the layer (on call 0 only)",
     "params_non_trainable": "non-trainable parameter count (on call 0 only)",
-    "weights": "list of {name, shape, dtype, trainable} (on call 0 only)",
+    "weights": "list of {name, shape, dtype, trainable} (on call 0 only); 'stored': False for variables Keras "
+               "creates on load that the file does not hold (LoRA adapters)",
+    "quantization": "the layer's quantization mode (int8, int4, float8), as layer.quantization_mode says",
+    "lora_rank": "the layer's LoRA rank (config lora_rank), as layer.lora_rank says",
+    "dtype_policy": "the layer's dtype policy name (float32, mixed_bfloat16, int8_from_float32)",
     "macs": "multiply-accumulates of this call for one sample (None = unknown)",
     "activation_bytes": "bytes of this call's outputs for one sample",
     "subgraph": "for nested models: key into ModelGraph.subgraphs",

@@ -29,9 +29,14 @@ class WeightInfo:
     shape: tuple[int, ...]
     dtype: str
     trainable: bool = True
+    #: False for variables Keras creates on load that the file does not hold (LoRA adapters)
+    stored: bool = True
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype, "trainable": self.trainable}
+        d = {"name": self.name, "shape": list(self.shape), "dtype": self.dtype, "trainable": self.trainable}
+        if not self.stored:
+            d["stored"] = False
+        return d
 
 
 def _strip_var_suffix(name: str) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 
 from inspector.errors import BadGraph, InspectorError
 from inspector.graph import ModelGraph
+from inspector.layers import finetune
 from inspector.layers.costs import activation_bytes, count_macs
 from inspector.layers.shapes import infer_output_dtypes, infer_output_shapes
 from inspector.layers.weight_layout import check_weights, mark_trainable, name_weights, numel
@@ -71,6 +72,8 @@ def propagate(g: ModelGraph, observed: dict) -> None:
 def attach_weights(g: ModelGraph, container: Any, path: str) -> None:
     """Weights (first call of each layer) from the container, checked against the config."""
     for nid, a in g.store.nodes(data=True):
+        if a["kind"] == "layer":  # every call, as the live reader gives them
+            _fine_tuning_fields(a, path)
         if a["call_index"] != 0:
             continue
         if a["kind"] == "model":
@@ -102,9 +105,47 @@ def attach_weights(g: ModelGraph, container: Any, path: str) -> None:
             continue
         name_weights(a["class_name"], a["config"], ws)
         mark_trainable(a["class_name"], a["config"], ws, a["trainable"])
+        ws = _fine_tuning(a, ws, path)
+        if ws is None:
+            a["params_trainable"] = a["params_non_trainable"] = None
+            a["weights"] = None
+            continue
         a["weights"] = [w.as_dict() for w in ws]
         a["params_trainable"] = sum(numel(w.shape) for w in ws if w.trainable)
         a["params_non_trainable"] = sum(numel(w.shape) for w in ws if not w.trainable)
+
+
+def _fine_tuning_fields(a: dict, path: str) -> None:
+    """``quantization``, ``lora_rank`` and ``dtype_policy`` of a layer, from its config."""
+    cfg = a["config"]
+    try:
+        a["lora_rank"] = finetune.lora_rank(cfg)
+    except ValueError as err:
+        raise BadGraph(f"layer {a['name']!r}: {err}", path) from None
+    a["quantization"] = finetune.quantization_mode(cfg)
+    a["dtype_policy"] = finetune.dtype_policy(cfg)
+
+
+def _fine_tuning(a: dict, ws: list, path: str) -> list | None:
+    """Quantized variables' trainable split and the LoRA adapters Keras adds on load (see
+    :mod:`inspector.layers.finetune`); None when the adapters' shapes cannot be known."""
+    cfg, cls = a["config"], a["class_name"]
+    rank, mode = a.get("lora_rank"), a.get("quantization")
+    if mode:
+        try:
+            finetune.check_quantized(a["name"], cls, cfg, ws, mode)
+        except ValueError as err:
+            raise BadGraph(str(err), path) from None
+        finetune.mark_quantized(cls, cfg, ws, mode)
+    if rank:
+        in_shape = a["input_shapes"][0] if a["input_shapes"] else None
+        adapters = finetune.lora_adapters(cls, cfg, ws, in_shape, rank, mode)
+        if adapters is None:
+            return None
+        for w in adapters:
+            w.stored, w.trainable = False, bool(a["trainable"])
+        ws = ws + adapters
+    return ws
 
 
 def add_costs(g: ModelGraph) -> None:

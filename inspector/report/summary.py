@@ -65,6 +65,9 @@ def rows(g: ModelGraph) -> list[dict[str, Any]]:
             "macs": a.get("macs"),
             "connected_to": [_src(u, d) for u, _, d in preds],
             "failed": bool(a.get("failed")),
+            "quantization": a.get("quantization"),
+            "lora_rank": a.get("lora_rank"),
+            "dtype_policy": a.get("dtype_policy"),
         })
     return out
 
@@ -85,9 +88,15 @@ def _name_cell(r: dict) -> str:
     return f"{r['name']}{extra}"
 
 
+def _class_cell(r: dict) -> str:
+    """The class, tagged with what changes how it counts: ``Dense [int8]``, ``Dense [LoRA r=4]``."""
+    tags = [t for t in (r.get("quantization"), f"LoRA r={r['lora_rank']}" if r.get("lora_rank") else None) if t]
+    return (r["class_name"] or "") + (f" [{', '.join(tags)}]" if tags else "")
+
+
 def table_cells(g: ModelGraph) -> tuple[list[str], list[list[str]]]:
     head = ["Layer (call)", "Class", "Output shape", "Params", "MACs", "Connected to"]
-    body = [[_name_cell(r), r["class_name"] or "",
+    body = [[_name_cell(r), _class_cell(r),
              "FAILED (see error)" if r["failed"] else fmt_shapes(r["output_shapes"]), _param_cell(r),
              human(r["macs"]), ", ".join(r["connected_to"])] for r in rows(g)]
     return head, body

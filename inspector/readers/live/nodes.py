@@ -82,6 +82,11 @@ def base_attrs(op: Any, entry: dict, kind: str, trainable: bool) -> dict[str, An
         extra.update(code_flags(entry))
         if not _is_known(entry):
             extra["custom"] = True
+    if kind == "layer":  # what the static reader reads from the config, from the layer itself
+        policy = getattr(op, "dtype_policy", None)
+        extra.update(quantization=getattr(op, "quantization_mode", None),
+                     lora_rank=getattr(op, "lora_rank", None) if getattr(op, "lora_enabled", False) else None,
+                     dtype_policy=getattr(policy, "name", None))
     return dict(name=op.name, class_name=str(entry.get("class_name") or type(op).__name__),
                 module=entry.get("module"), registered_name=entry.get("registered_name"), kind=kind,
                 config=cfg, activation=_activation(cfg),

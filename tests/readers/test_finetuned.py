@@ -1,0 +1,169 @@
+"""Fine-tuned and quantized models read statically, checked against Keras after ``load_model``:
+LoRA adapters (which Keras merges into the kernel when saving and re-creates on load),
+int8/int4/float8 quantized variables and their trainable split, dtype policies."""
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+from conftest import run_cli, user_lines
+
+import inspector
+
+
+def _functional(keras):
+    t = keras.Input((5,), dtype="int32", name="tokens")
+    i = keras.Input((8,), name="features")
+    img = keras.Input((6, 6, 2), name="image")
+    e = keras.layers.Flatten()(keras.layers.Embedding(50, 6, name="emb")(t))
+    x = keras.layers.Dense(16, name="d1")(i)
+    c = keras.layers.Flatten()(keras.layers.Conv2D(3, 3, name="conv")(img))
+    y = keras.layers.EinsumDense("ab,bc->ac", output_shape=7, bias_axes="c", name="ein")(x)
+    x = keras.layers.Concatenate()([y, e, c])
+    return keras.Model([t, i, img], keras.layers.Dense(4, name="d2")(x))
+
+
+def _sequential(keras):
+    return keras.Sequential([keras.Input((8,)), keras.layers.Dense(12, name="s1"),
+                             keras.layers.Dense(3, name="s2", use_bias=False)])
+
+
+def _count(ws) -> int:
+    return sum(int(np.prod(w.shape)) for w in ws)
+
+
+def _assert_matches_keras(keras, path: str) -> None:
+    g = inspector.read(path)
+    model = keras.models.load_model(path)
+    t = g.totals()
+    assert t["params_known"]
+    assert (t["params_trainable"], t["params_non_trainable"]) == (_count(model.trainable_weights),
+                                                                  _count(model.non_trainable_weights))
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        a = g.node(layer.name)
+        assert a["params_trainable"] + a["params_non_trainable"] == layer.count_params(), layer.name
+        assert a["params_trainable"] == _count(layer.trainable_weights), layer.name
+        assert a.get("quantization") == getattr(layer, "quantization_mode", None), layer.name
+        want_rank = layer.lora_rank if getattr(layer, "lora_enabled", False) else None
+        assert a.get("lora_rank") == want_rank, layer.name
+        assert a.get("dtype_policy") == layer.dtype_policy.name, layer.name
+
+
+@pytest.mark.parametrize("build", [_functional, _sequential])
+def test_lora(keras, tmp_path, build):
+    keras.backend.clear_session()
+    model = build(keras)
+    for layer in model.layers:
+        if layer.name in ("d1", "ein", "s1"):
+            layer.enable_lora(4)
+        elif layer.name in ("emb", "conv"):
+            layer.enable_lora(2)
+    path = str(tmp_path / "lora.keras")
+    model.save(path)
+    _assert_matches_keras(keras, path)
+    g = inspector.read(path)
+    adapters = [w for w in g.node("d1" if build is _functional else "s1")["weights"] if w.get("stored") is False]
+    assert [w["name"] for w in adapters] == ["lora_kernel_a", "lora_kernel_b"]
+
+
+@pytest.mark.parametrize("mode", ["int8", "int4", "float8"])
+@pytest.mark.parametrize("build", [_functional, _sequential])
+def test_quantized(keras, tmp_path, build, mode):
+    import warnings
+
+    keras.backend.clear_session()
+    model = build(keras)
+    with warnings.catch_warnings():  # Keras warns about every layer it cannot quantize
+        warnings.simplefilter("ignore")
+        model.quantize(mode)
+    path = str(tmp_path / f"{mode}.keras")
+    model.save(path)
+    _assert_matches_keras(keras, path)
+
+
+def test_lora_on_a_quantized_model(keras, tmp_path):
+    keras.backend.clear_session()
+    model = _sequential(keras)
+    model.quantize("int8")
+    model.get_layer("s1").enable_lora(3)
+    path = str(tmp_path / "qlora.keras")
+    model.save(path)
+    _assert_matches_keras(keras, path)
+
+
+def test_mixed_precision_policy(keras, tmp_path):
+    keras.backend.clear_session()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        model = _sequential(keras)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    path = str(tmp_path / "mixed.keras")
+    model.save(path)
+    _assert_matches_keras(keras, path)
+    assert inspector.read(path).node("s1")["dtype_policy"] == "mixed_bfloat16"
+
+
+def test_summary_json_and_diff_name_lora_and_quantization(keras, tmp_path):
+    keras.backend.clear_session()
+    base = _sequential(keras)
+    base_path = str(tmp_path / "base.keras")
+    base.save(base_path)
+    base.get_layer("s1").enable_lora(4)
+    lora_path = str(tmp_path / "lora.keras")
+    base.save(lora_path)
+    lora = keras.models.load_model(lora_path)
+    rows = {r["name"]: r for r in json.loads(run_cli("summary", lora_path, "--format", "json").stdout)["layers"]}
+    assert rows["s1"]["lora_rank"] == 4 and rows["s2"].get("lora_rank") is None
+    text = run_cli("summary", lora_path).stdout
+    assert "LoRA r=4" in text
+    r = run_cli("diff", base_path, lora_path)
+    assert r.returncode == 0, r.stderr
+    change = lora.count_params() - keras.models.load_model(base_path).count_params()
+    assert f"(+{change:,})" in r.stdout and "lora_rank" in r.stdout and "s1" in r.stdout
+
+
+def _rewrite(path: str, out: str, config=None, weights=None) -> None:
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "config.json" and config:
+                data = json.dumps(config(json.loads(data))).encode()
+            if info.filename == "model.weights.h5" and weights:
+                data = weights(data)
+            dst.writestr(info, data)
+
+
+def _bad_rank(cfg):
+    cfg["config"]["layers"][1]["config"]["lora_rank"] = -3
+    return cfg
+
+
+def _drop_scale(data: bytes) -> bytes:
+    import h5py
+
+    buf = io.BytesIO(data)
+    with h5py.File(buf, "r+") as f:
+        del f["layers/dense/vars/2"]
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("what", ["bad-lora-rank", "missing-scale"])
+def test_bad_finetuned_files(keras, tmp_path, what):
+    keras.backend.clear_session()
+    model = _sequential(keras)
+    if what == "missing-scale":
+        model.quantize("int8")
+    src, bad = str(tmp_path / "m.keras"), str(tmp_path / "bad.keras")
+    model.save(src)
+    _rewrite(src, bad, config=_bad_rank if what == "bad-lora-rank" else None,
+             weights=_drop_scale if what == "missing-scale" else None)
+    r = run_cli("summary", bad)
+    lines = user_lines(r.stderr)
+    assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith(f"error: {bad}: "), r.stderr
+    assert ("lora_rank" in lines[0]) if what == "bad-lora-rank" else ("int8" in lines[0] and "s1" in lines[0])
