@@ -90,7 +90,14 @@ def info_lines(n: VNode, opts: RenderOptions) -> list[str]:
 def class_text(n: VNode) -> str:
     a = n.attrs
     cls = str(a.get("class_name") or "?")
-    return f"ops.{cls}" if a.get("kind") == "op" else cls
+    if a.get("kind") == "op":
+        return f"ops.{cls}"
+    return cls + (f" [{', '.join(tags)}]" if (tags := finetune_tags(a)) else "")
+
+
+def finetune_tags(a: dict[str, Any]) -> list[str]:
+    """What changes how a layer counts and runs: its quantization mode and LoRA rank."""
+    return [t for t in (a.get("quantization"), f"LoRA r={a['lora_rank']}" if a.get("lora_rank") else None) if t]
 
 
 #: a collapsed box's class list wraps at this width ("BatchNormalization×3, Conv2D×2, ...")

@@ -139,6 +139,9 @@ JS = r"""
     row(t, "output shape", d.output_shapes);
     row(t, "dtype", d.output_dtypes ? d.output_dtypes.join(", ") : null);
     row(t, "activation", d.activation);
+    row(t, "quantization", d.quantization);
+    row(t, "LoRA rank", d.lora_rank);
+    row(t, "dtype policy", d.dtype_policy);
     row(t, "trainable", d.trainable === undefined || d.trainable === null ? null : String(d.trainable));
     row(t, "params", d.params === null ? null : fmt(d.params) + " (" + fmt(d.params_trainable) + " trainable, " +
         fmt(d.params_non_trainable) + " non-trainable)");

@@ -167,3 +167,28 @@ def test_bad_finetuned_files(keras, tmp_path, what):
     lines = user_lines(r.stderr)
     assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith(f"error: {bad}: "), r.stderr
     assert ("lora_rank" in lines[0]) if what == "bad-lora-rank" else ("int8" in lines[0] and "s1" in lines[0])
+
+
+def test_diagram_marks_quantized_and_lora_layers(keras, tmp_path):
+    import re
+    import warnings
+
+    keras.backend.clear_session()
+    model = _sequential(keras)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.quantize("int8")
+    model.get_layer("s2").enable_lora(2)
+    path = str(tmp_path / "q.keras")
+    model.save(path)
+    out = str(tmp_path / "q.dot")
+    inspector.render(path, out)
+    text = open(out, encoding="utf-8").read().replace("&#93;", "]")  # labels escape "]" for Graphviz
+    for layer in model.layers:
+        tags = [t for t in (layer.quantization_mode, f"LoRA r={layer.lora_rank}" if layer.lora_enabled else None) if t]
+        assert f"{type(layer).__name__} [{', '.join(tags)}]" in text, layer.name
+    html = str(tmp_path / "q.html")
+    inspector.render(path, html)
+    data = json.loads(re.search(r'id="kgi-data">(.*?)</script>', open(html, encoding="utf-8").read(), re.S).group(1))
+    by_name = {d["name"]: d for d in data["nodes"].values()}
+    assert by_name["s2"]["lora_rank"] == 2 and by_name["s1"]["quantization"] == "int8"
