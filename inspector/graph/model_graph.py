@@ -39,7 +39,8 @@ NODE_FIELDS: dict[str, str] = {
     "params_trainable": "trainable parameter count of the layer (on call 0 only)",
     "params_non_trainable": "non-trainable parameter count (on call 0 only)",
     "weights": "list of {name, shape, dtype, trainable} (on call 0 only); 'stored': False for variables Keras "
-               "creates on load that the file does not hold (LoRA adapters)",
+               "creates on load that the file does not hold (LoRA adapters); 'role': 'lora' or 'quantization' "
+               "(scales, zero points, amax histories)",
     "quantization": "the layer's quantization mode (int8, int4, float8), as layer.quantization_mode says",
     "lora_rank": "the layer's LoRA rank (config lora_rank), as layer.lora_rank says",
     "dtype_policy": "the layer's dtype policy name (float32, mixed_bfloat16, int8_from_float32)",
@@ -188,6 +189,7 @@ class ModelGraph:
         """Parameter totals (each layer counted once), bytes, MACs (None if any unknown)."""
         trainable = non_trainable = 0
         nbytes = 0
+        by_role = {"lora": 0, "quantization": 0}
         unknown_params = False
         macs = 0
         macs_known = True
@@ -200,6 +202,8 @@ class ModelGraph:
                 non_trainable += pn or 0
                 for w in a.get("weights") or []:
                     nbytes += _numel(w["shape"]) * _dtype_size(w.get("dtype"))
+                    if w.get("role") in by_role:
+                        by_role[w["role"]] += _numel(w["shape"])
             if a.get("kind") != "input":
                 if a.get("macs") is None:
                     macs_known = False
@@ -211,6 +215,8 @@ class ModelGraph:
             "params_total": trainable + non_trainable,
             "params_bytes": nbytes,
             "params_known": not unknown_params,
+            "params_lora": by_role["lora"],
+            "params_quantization": by_role["quantization"],
             "macs": macs,
             "macs_known": macs_known,
         }

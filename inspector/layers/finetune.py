@@ -93,12 +93,13 @@ def _has_bias(class_name: str, config: dict) -> bool:
 
 
 def mark_quantized(class_name: str, config: dict, weights: list[WeightInfo], mode: str) -> None:
-    """int8/int4: every stored variable non-trainable except the bias (the second, when there is one)."""
-    if mode not in ("int8", "int4"):
-        return
+    """int8/int4: every stored variable non-trainable except the bias (the second, when there is
+    one). Every variable besides the kernel and the bias gets the role "quantization"."""
     bias = 1 if _family(class_name) == "dense" and _has_bias(class_name, config) else None
     for i, w in enumerate(weights):
-        if i != bias:
+        if i not in (0, bias):
+            w.role = "quantization"
+        if mode in ("int8", "int4") and i != bias:
             w.trainable = False
 
 
@@ -113,8 +114,8 @@ def lora_adapters(class_name: str, config: dict, weights: list[WeightInfo], inpu
         if not (isinstance(n_in, int) and isinstance(n_out, int)):
             return None
         weights[0].trainable = False
-        return [WeightInfo("lora_embeddings_a", (n_in, rank), "float32"),
-                WeightInfo("lora_embeddings_b", (rank, n_out), "float32")]
+        return [WeightInfo("lora_embeddings_a", (n_in, rank), "float32", role="lora"),
+                WeightInfo("lora_embeddings_b", (rank, n_out), "float32", role="lora")]
     fam = _family(class_name)
     if fam is None:
         return None
@@ -130,5 +131,5 @@ def lora_adapters(class_name: str, config: dict, weights: list[WeightInfo], inpu
     if not isinstance(out_dim, int):
         return None
     weights[0].trainable = False
-    return [WeightInfo("lora_kernel_a", kernel[:-1] + (rank,), "float32"),
-            WeightInfo("lora_kernel_b", (rank, out_dim), "float32")]
+    return [WeightInfo("lora_kernel_a", kernel[:-1] + (rank,), "float32", role="lora"),
+            WeightInfo("lora_kernel_b", (rank, out_dim), "float32", role="lora")]

@@ -31,11 +31,15 @@ class WeightInfo:
     trainable: bool = True
     #: False for variables Keras creates on load that the file does not hold (LoRA adapters)
     stored: bool = True
+    #: "lora" (an adapter) or "quantization" (scales, zero points, amax histories); None: a base weight
+    role: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         d = {"name": self.name, "shape": list(self.shape), "dtype": self.dtype, "trainable": self.trainable}
         if not self.stored:
             d["stored"] = False
+        if self.role:
+            d["role"] = self.role
         return d
 
 

@@ -108,6 +108,10 @@ def footer(g: ModelGraph) -> list[str]:
     lines = [
         f"Total params: {t['params_total']:,} ({human_bytes(t['params_bytes'])})"
         + ("" if t["params_known"] else "  [some layers' weights were not found]"),
+        *([f"  of which LoRA adapters: {t['params_lora']:,} (Keras creates them on load; the file holds "
+           "the merged kernels)"] if t.get("params_lora") else []),
+        *([f"  of which quantization scales and statistics: {t['params_quantization']:,}"]
+          if t.get("params_quantization") else []),
         f"Trainable params: {t['params_trainable']:,}",
         f"Non-trainable params: {t['params_non_trainable']:,}",
         "MACs per sample: " + ("?" if not t["macs"] and not t["macs_known"] else human(t["macs"])

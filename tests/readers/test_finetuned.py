@@ -192,3 +192,42 @@ def test_diagram_marks_quantized_and_lora_layers(keras, tmp_path):
     data = json.loads(re.search(r'id="kgi-data">(.*?)</script>', open(html, encoding="utf-8").read(), re.S).group(1))
     by_name = {d["name"]: d for d in data["nodes"].values()}
     assert by_name["s2"]["lora_rank"] == 2 and by_name["s1"]["quantization"] == "int8"
+
+
+@pytest.mark.parametrize("mode", ["lora", "int4"])
+def test_totals_split_adapters_and_quantization_variables(keras, tmp_path, mode):
+    """The footer's split, against the names Keras gives the variables it creates."""
+    keras.backend.clear_session()
+    model = _functional(keras)
+    if mode == "lora":
+        model.get_layer("d1").enable_lora(4)
+        model.get_layer("emb").enable_lora(2)
+    else:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.quantize("int4")
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    t = inspector.read(path).totals()
+    lora = _count(w for w in loaded.weights if "lora_" in w.path)
+    quant = _count(w for w in loaded.weights if any(k in w.path.rsplit("/", 1)[-1]
+                                                   for k in ("scale", "zero", "amax", "g_idx")))
+    assert (t["params_lora"], t["params_quantization"]) == (lora, quant)
+    assert (lora > 0) == (mode == "lora") and (quant > 0) == (mode == "int4")
+    text = run_cli("summary", path).stdout
+    assert (f"LoRA adapters: {lora:,}" in text) if lora else (f"quantization scales and statistics: {quant:,}" in text)
+
+
+def test_load_gives_the_same_split(keras, tmp_path):
+    keras.backend.clear_session()
+    model = _functional(keras)
+    model.get_layer("d1").enable_lora(4)
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    static = inspector.read(path).totals()
+    live = inspector.read(keras.models.load_model(path)).totals()
+    for k in ("params_trainable", "params_non_trainable", "params_lora", "params_quantization"):
+        assert static[k] == live[k], k

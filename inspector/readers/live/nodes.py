@@ -94,6 +94,16 @@ def base_attrs(op: Any, entry: dict, kind: str, trainable: bool) -> dict[str, An
                 input_shapes=[], output_shapes=[], output_dtypes=[], **extra)
 
 
+def _weight_role(name: str, quantization: str | None) -> str | None:
+    """As the static reader marks them: LoRA adapters, and a quantized layer's scales and statistics."""
+    base = name.rsplit("/", 1)[-1]
+    if base.startswith("lora_"):
+        return "lora"
+    if quantization and any(k in base for k in ("scale", "zero", "amax", "g_idx")):
+        return "quantization"
+    return None
+
+
 def layer_weights(layer: Any) -> list[dict[str, Any]]:
     """Weights of a layer object in Keras's order, named relative to the layer (``kernel``, ``dense/bias``)."""
     trainable_ids = {id(w) for w in getattr(layer, "trainable_weights", [])}
@@ -101,8 +111,13 @@ def layer_weights(layer: Any) -> list[dict[str, Any]]:
     out = []
     for w in getattr(layer, "weights", []):
         path = str(getattr(w, "path", None) or w.name)
-        out.append({"name": path[len(prefix):] if path.startswith(prefix) else path,
-                    "shape": [int(d) for d in w.shape], "dtype": str(w.dtype), "trainable": id(w) in trainable_ids})
+        name = path[len(prefix):] if path.startswith(prefix) else path
+        entry = {"name": name, "shape": [int(d) for d in w.shape], "dtype": str(w.dtype),
+                 "trainable": id(w) in trainable_ids}
+        role = _weight_role(name, getattr(layer, "quantization_mode", None))
+        if role:
+            entry["role"] = role
+        out.append(entry)
     return out
 
 
