@@ -101,3 +101,13 @@ def _repr_svg_(self: ModelGraph) -> str | None:
 
 ModelGraph.to_graphviz = _to_graphviz  # type: ignore[attr-defined]
 ModelGraph._repr_svg_ = _repr_svg_  # type: ignore[attr-defined]
+
+
+def __getattr__(name: str) -> Any:
+    """``inspector.callbacks`` (Keras callbacks, e.g. ActivationStats): imported on first use,
+    since it imports Keras."""
+    if name == "callbacks":
+        import importlib
+
+        return importlib.import_module("inspector.numerics.callbacks")
+    raise AttributeError(f"module 'inspector' has no attribute {name!r}")

@@ -152,9 +152,9 @@ def export(model: str, output: str, **opts: Any) -> None:
 
 def _register_commands() -> None:
     """Add the COMMANDS of the per-command modules (render, extract, diff, ...)."""
-    from inspector.cli import diff, extract, render
+    from inspector.cli import compare, diff, extract, render, stats
 
-    for module in (diff, extract, render):
+    for module in (diff, extract, render, stats, compare):
         for command in module.COMMANDS:
             main.add_command(command)
 
