@@ -63,7 +63,6 @@ def open_graph(model: str, load: bool = False, unsafe: bool = False,
     raised at once as :class:`inspector.readers.live.trace.TraceFailed`.
     """
     import inspector
-
     from inspector.readers.live.specs import is_python_spec, parse_args, resolve_spec
 
     if unsafe and not load:

@@ -41,8 +41,9 @@ def diff(model_a: str, model_b: str, fmt: str, exit_code: bool, load: bool, inpu
       inspector diff old.h5 new.keras --format json
       inspector diff saved.keras my_models.py:MyModel --input x=32,32,3 --exit-code
     """
-    from inspector.report.diff import diff as do_diff, is_empty, render_text
     from inspector.readers.live.specs import is_python_spec
+    from inspector.report.diff import diff as do_diff
+    from inspector.report.diff import is_empty, render_text
 
     def graph(model: str) -> Any:
         live = is_python_spec(model)

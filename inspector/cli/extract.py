@@ -199,7 +199,8 @@ def graft(model: str, at: str, heads: tuple[str, ...], keep_outputs: bool, pool:
       inspector graft ticket.keras --at dense --head difficulty:3:softmax -o ticket_difficulty.keras
       inspector graft resnet.keras --at conv4_block6_out --head cls:10:softmax --only-heads -o small.keras
     """
-    from inspector.extract.graft import check_head_names, check_head_size, graft as do_graft, parse_heads, pooled_width
+    from inspector.extract.graft import check_head_names, check_head_size, parse_heads, pooled_width
+    from inspector.extract.graft import graft as do_graft
 
     _check_output(output, model)
     specs = parse_heads(heads, model, cap_units=False)   # the saved graph may give the exact size below

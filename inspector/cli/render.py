@@ -133,8 +133,8 @@ def render(model: str, output: str, shapes: bool, dtypes: bool, names: bool, act
 def _open_other(other: str, opts: dict[str, Any]) -> Any:
     """OTHER as MODEL was opened (--load/--unsafe carry over to a file); errors name OTHER."""
     from inspector.errors import InspectorError
-    from inspector.render.diffstyle import about_other
     from inspector.readers.live.specs import is_python_spec
+    from inspector.render.diffstyle import about_other
 
     load = bool(opts.get("load")) and not is_python_spec(other)
     try:

@@ -27,10 +27,15 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from inspector.atomic import atomic_path, cannot_write, check_not_input, check_writable
-from inspector.extract.datasources import (IMAGE_SUFFIXES, ArraySource, ImageSource, match_inputs,  # noqa: F401  (re-exported)
-                          open_arrays, open_images)
 from inspector.errors import InspectorError
-
+from inspector.extract.datasources import (  # noqa: F401  (re-exported)
+    IMAGE_SUFFIXES,
+    ArraySource,
+    ImageSource,
+    match_inputs,
+    open_arrays,
+    open_images,
+)
 
 
 # --------------------------------------------------------------------------- writers
@@ -169,8 +174,15 @@ def _flatten_outputs(keys: Sequence[str], out: Any) -> dict[str, np.ndarray]:
 
 def _progress(enabled: bool, total: int, label: str) -> Any:
     from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
     from rich.text import Text
 
     class RowsPerSecond(ProgressColumn):

@@ -1,10 +1,8 @@
 """Feature extractors and head/tail splits, checked against Keras's own truncated models."""
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
-
 from conftest import run_cli, user_lines
 
 import inspector

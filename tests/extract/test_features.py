@@ -6,14 +6,12 @@ import os
 import subprocess
 import sys
 
-
 import numpy as np
 import pytest
-
 from conftest import ROOT, run_cli, user_lines
 
 from inspector.errors import InspectorError
-from inspector.extract.features import (NpyWriter, extract_features, merge_parts, open_arrays, part_path, shard_rows)
+from inspector.extract.features import NpyWriter, extract_features, merge_parts, open_arrays, part_path, shard_rows
 
 ATOL = 1e-5
 

@@ -1,14 +1,13 @@
 """Grafted heads: original weights byte-identical, new heads as asked, the result trains."""
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
-
 from conftest import run_cli, user_lines
 
 from inspector.errors import InspectorError
 from inspector.extract.graft import HeadSpec, graft
+
 
 def _weights_by_layer(model) -> dict[str, list[bytes]]:
     return {layer.name: [np.asarray(w).tobytes() for w in layer.get_weights()] for layer in model.layers}
