@@ -104,10 +104,11 @@ ModelGraph._repr_svg_ = _repr_svg_  # type: ignore[attr-defined]
 
 
 def __getattr__(name: str) -> Any:
-    """``inspector.callbacks`` (Keras callbacks, e.g. ActivationStats): imported on first use,
-    since it imports Keras."""
-    if name == "callbacks":
+    """``inspector.callbacks`` (Keras callbacks, e.g. ActivationStats) and ``inspector.ray``
+    (features on Ray Data): imported on first use, since they import Keras / Ray."""
+    modules = {"callbacks": "inspector.numerics.callbacks", "ray": "inspector.extract.ray_engine"}
+    if name in modules:
         import importlib
 
-        return importlib.import_module("inspector.numerics.callbacks")
+        return importlib.import_module(modules[name])
     raise AttributeError(f"module 'inspector' has no attribute {name!r}")
