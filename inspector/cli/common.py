@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 import click
 
+from inspector.cli.params import INPUT_SPEC
 from inspector.errors import InspectorError
 from inspector.graph import ModelGraph
 
@@ -39,7 +40,7 @@ def model_options(fn: Callable) -> Callable:
     fn = click.option("--arg", "args", multiple=True, metavar="KEY=VALUE",
                       help="Argument for the class or factory a Python spec MODEL names; VALUE is a "
                            "Python literal or a string (repeatable).")(fn)
-    fn = click.option("--input", "inputs", multiple=True, metavar="NAME=SHAPE[:DTYPE]",
+    fn = click.option("--input", "inputs", multiple=True, type=INPUT_SPEC, metavar="NAME=SHAPE[:DTYPE]",
                       help="Input of a subclassed model to trace, without the batch dimension, e.g. "
                            "x=32,32,3 or tokens=128:int32; one per dict key (repeatable).")(fn)
     fn = ALLOW_CODE(fn)
@@ -104,7 +105,7 @@ def _live_graph_inner(obj: Any, source: str, inputs: tuple[str, ...]) -> ModelGr
     from inspector.readers.live.specs import parse_inputs
     from inspector.readers.live.trace import TraceFailed, live_graph, trace
 
-    specs = parse_inputs(inputs)
+    specs = parse_inputs([str(s) for s in inputs])   # InputSpecs from the option type, or strings
     if has_graph(obj):
         if specs:
             raise InspectorError("--input is only for models without a layer graph (subclassed models); "

@@ -195,18 +195,9 @@ def _progress(enabled: bool, total: int, label: str) -> Any:
                     console=Console(stderr=True), disable=not enabled, transient=False)
 
 
-def extract_features(model_or_path: Any, layers: Sequence[Any] | str | int, data: str, out: str, *,
-                     batch_size: int = 32, shard: Any = None, progress: bool = False, unsafe: bool = False,
-                     input_specs: Any = None, args: Sequence[str] = ()) -> FeaturesResult:
-    """Run the extractor for ``layers`` over ``data`` and write ``out`` (``.npy`` or ``.npz``).
-
-    One output array goes to ``.npy`` (or ``.npz``); several need ``.npz``
-    (members named after the layers). With ``shard`` the output is the part file
-    :func:`part_path` names, holding that shard's rows only.
-    """
-    from inspector.extract.submodel import build_extractor
-
-    data = os.fspath(data)
+def _target(model_or_path: Any, data: str, out: Any, batch_size: int, shard: Any
+            ) -> tuple[str, tuple[int, int] | None]:
+    """The file this run writes (and its shard), after every check that needs no model."""
     if batch_size < 1:
         raise InspectorError(f"batch size must be >= 1, got {batch_size}")
     if not str(out).endswith((".npy", ".npz")):
@@ -220,6 +211,101 @@ def extract_features(model_or_path: Any, layers: Sequence[Any] | str | int, data
     if not os.path.exists(data):
         hint = f"; did you mean --spec {data}? (--input is the data here)" if _looks_like_spec(data) else ""
         raise InspectorError(f"no such file or directory{hint}", data)
+    return target, sh
+
+
+@dataclass
+class _Batches:
+    """Reads and runs batches on one global grid: multiples of ``size`` from row 0, padded to full size.
+
+    One compiled shape, and every row is computed at the same place in the same batch shape
+    whether or not the data is sharded, so parts concatenate bit-identically.
+    """
+
+    ext: Any                        # Extraction
+    sources: dict[str, Any]
+    size: int
+    data: str
+
+    def ranges(self, start: int, stop: int) -> list[tuple[int, int]]:
+        edges = sorted({start, stop, *range(-(-start // self.size) * self.size, stop, self.size)})
+        return list(zip(edges[:-1], edges[1:]))
+
+    def read(self, a: int, b: int) -> dict[str, np.ndarray]:
+        arrays = {}
+        for s_name, src in self.sources.items():
+            spec = next((s for s in self.ext.inputs if s.name == s_name), None)
+            arr = src.read(a, b)
+            if b - a < self.size:
+                front = a % self.size
+                arr = np.pad(arr, ((front, self.size - front - (b - a)),) + ((0, 0),) * (arr.ndim - 1))
+            arrays[s_name] = np.asarray(arr, dtype=spec.dtype if spec else None)
+        return arrays
+
+    def run(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        try:
+            return _flatten_outputs(self.ext.keys, self.ext.model.predict_on_batch(self.ext.feed(arrays)))
+        except InspectorError:
+            raise
+        except (ValueError, TypeError, KeyError) as e:
+            raise InspectorError(f"the model failed on the data: {str(e).splitlines()[0][:200]}", self.data) from None
+
+
+def _write_batches(batches: _Batches, target: str, start: int, stop: int, progress: bool) -> dict[str, tuple]:
+    """Run rows [start, stop) into ``target``, reading two batches ahead; returns the output shapes."""
+    ranges = batches.ranges(start, stop)
+    with ThreadPoolExecutor(1) as pool:
+        futures: dict[int, Any] = {}
+
+        def prefetch(i: int) -> None:   # keep two batches read ahead while the model runs
+            if i < len(ranges) and i not in futures:
+                futures[i] = pool.submit(batches.read, *ranges[i])
+
+        prefetch(0)
+        prefetch(1)
+        # an empty shard still runs one row, only to learn the output shapes
+        first = batches.run(futures.pop(0).result() if ranges else batches.read(0, 1))
+        keys = list(first)
+        if target.endswith(".npy") and len(keys) != 1:
+            raise InspectorError(f"{len(keys)} outputs ({', '.join(keys)}) need an .npz output", target)
+        with output_files(target, keys) as files, _progress(progress, stop - start, "features") as bar:
+            task = bar.add_task("features", total=stop - start)
+            writers = {k: NpyWriter(files[k], stop - start, v.shape[1:], v.dtype) for k, v in first.items()}
+            for i, (a, b) in enumerate(ranges):
+                prefetch(i + 2)
+                outs = batches.run(futures.pop(i).result()) if i else first
+                for k, v in outs.items():
+                    writers[k].write(a - start, v[a % batches.size:a % batches.size + b - a])
+                bar.advance(task, b - a)
+    return {k: (stop - start, *v.shape[1:]) for k, v in first.items()}
+
+
+def _row_files(sources: dict[str, Any], data: str, target: str, start: int, stop: int) -> list[str] | None:
+    """Image inputs: which image each row is, written beside the output (``OUT.files.txt``)."""
+    src = next(iter(sources.values()))
+    if not isinstance(src, ImageSource):
+        return None
+    from inspector.atomic import write_text
+
+    row_files = [os.path.relpath(f, data) for f in src.files[start:stop]]
+    write_text(target + ".files.txt", "".join(f + "\n" for f in row_files))
+    return row_files
+
+
+def extract_features(model_or_path: Any, layers: Sequence[Any] | str | int, data: str, out: str, *,
+                     batch_size: int = 32, shard: Any = None, progress: bool = False, unsafe: bool = False,
+                     input_specs: Any = None, args: Sequence[str] = ()) -> FeaturesResult:
+    """Run the extractor for ``layers`` over ``data`` and write ``out`` (``.npy`` or ``.npz``).
+
+    One output array goes to ``.npy`` (or ``.npz``); several need ``.npz``
+    (members named after the layers). With ``shard`` the output is the part file
+    :func:`part_path` names, holding that shard's rows only. A model file is read
+    statically once (layer names checked before TensorFlow starts) and loaded by Keras once.
+    """
+    from inspector.extract.submodel import build_extractor
+
+    data = os.fspath(data)
+    target, sh = _target(model_or_path, data, out, batch_size, shard)
     ext = build_extractor(model_or_path, layers, unsafe=unsafe, input_specs=input_specs, args=args)
     sources = match_inputs(ext, data)
     total = next(iter(sources.values())).rows
@@ -228,69 +314,8 @@ def extract_features(model_or_path: Any, layers: Sequence[Any] | str | int, data
     start, stop = shard_rows(total, *sh) if sh else (0, total)
     # Memory follows the data, not -b: a batch never exceeds the data's rows. Capped at all rows,
     # not the shard's, so every shard keeps the single run's batch grid (parts stay bit-identical).
-    batch_size = min(batch_size, total)
-
-    def read(a: int, b: int) -> dict[str, np.ndarray]:
-        arrays = {}
-        for s_name, src in sources.items():
-            spec = next((s for s in ext.inputs if s.name == s_name), None)
-            arr = src.read(a, b)
-            if b - a < batch_size:
-                # Batches sit on one global grid (multiples of batch_size from row 0) and are padded to
-                # full size: one compiled shape, and every row is computed at the same place in the same
-                # batch shape whether or not the data is sharded, so parts concatenate bit-identically.
-                front = a % batch_size
-                pad = ((front, batch_size - front - (b - a)),) + ((0, 0),) * (arr.ndim - 1)
-                arr = np.pad(arr, pad)
-            arrays[s_name] = np.asarray(arr, dtype=spec.dtype if spec else None)
-        return arrays
-
-    def run(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        try:
-            return _flatten_outputs(ext.keys, ext.model.predict_on_batch(ext.feed(arrays)))
-        except InspectorError:
-            raise
-        except (ValueError, TypeError, KeyError) as e:
-            raise InspectorError(f"the model failed on the data: {str(e).splitlines()[0][:200]}", data) from None
-
-    edges = sorted({start, stop, *range(-(-start // batch_size) * batch_size, stop, batch_size)})
-    ranges = list(zip(edges[:-1], edges[1:]))
+    batches = _Batches(ext, sources, min(batch_size, total), data)
     t0 = time.perf_counter()
-    shapes: dict[str, tuple] = {}
-    with ThreadPoolExecutor(1) as pool:
-        futures: dict[int, Any] = {}
-
-        def prefetch(i: int) -> None:   # keep two batches read ahead while the model runs
-            if i < len(ranges) and i not in futures:
-                futures[i] = pool.submit(read, *ranges[i])
-
-        prefetch(0)
-        prefetch(1)
-        # an empty shard still runs one row, only to learn the output shapes
-        first = run(futures.pop(0).result() if ranges else read(0, 1))
-        keys = list(first)
-        if target.endswith(".npy") and len(keys) != 1:
-            raise InspectorError(f"{len(keys)} outputs ({', '.join(keys)}) need an .npz output", target)
-        with output_files(target, keys) as files, _progress(progress, stop - start, "features") as bar:
-            task = bar.add_task("features", total=stop - start)
-            writers = {k: NpyWriter(files[k], stop - start, v.shape[1:], v.dtype) for k, v in first.items()}
-            shapes = {k: (stop - start, *v.shape[1:]) for k, v in first.items()}
-            for i, (a, b) in enumerate(ranges):
-                if i:
-                    arrays = futures.pop(i).result()
-                    prefetch(i + 2)
-                    outs = run(arrays)
-                else:
-                    prefetch(2)
-                    outs = first
-                for k, v in outs.items():
-                    writers[k].write(a - start, v[a % batch_size:a % batch_size + b - a])
-                bar.advance(task, b - a)
-    row_files = None
-    src = next(iter(sources.values()))
-    if isinstance(src, ImageSource):   # which image each row is, beside the output
-        from inspector.atomic import write_text
-
-        row_files = [os.path.relpath(f, data) for f in src.files[start:stop]]
-        write_text(target + ".files.txt", "".join(f + "\n" for f in row_files))
+    shapes = _write_batches(batches, target, start, stop, progress)
+    row_files = _row_files(sources, data, target, start, stop)
     return FeaturesResult(target, stop - start, start, shapes, time.perf_counter() - t0, row_files)

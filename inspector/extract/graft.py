@@ -12,7 +12,7 @@ import math
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from inspector.errors import InspectorError
 
@@ -129,6 +129,27 @@ def _pooled(x: Any, pool: str, name: str) -> Any:
     return cls(name=f"{name}_pool")(x)
 
 
+def static_head_check(specs: Sequence[HeadSpec], at: Any, pool: str) -> Callable[[Any, str], None]:
+    """The heads checked against the saved graph, before Keras: names free, sizes sane at ``at``'s width."""
+    def check(graph: Any, path: str) -> None:
+        check_head_names(specs, {a.get("name") for _, a in graph.nodes()}, path)
+        ref = str(at).strip()
+        if re.fullmatch(r"-?\d+", ref):   # a model.layers index: the width is known once loaded
+            return
+        shapes = graph.node(graph.resolve(ref)).get("output_shapes")
+        if shapes and len(shapes) == 1 and shapes[0]:
+            for spec in specs:
+                check_head_size(spec, pooled_width(shapes[0], pool), path)
+    return check
+
+
+def _check_options(pool: str, seed: int | None) -> None:
+    if pool not in POOLS:
+        raise InspectorError(f"unknown pool {pool!r}; one of {', '.join(POOLS)}")
+    if seed is not None and not 0 <= int(seed) < 2**32:
+        raise InspectorError(f"seed must be between 0 and 2**32 - 1, not {seed}")
+
+
 def graft(model_or_path: Any, at: Any, heads: Sequence[str | HeadSpec], *, keep_outputs: bool = True,
           pool: str = "auto", seed: int | None = None, unsafe: bool = False, input_specs: Any = None,
           args: Sequence[str] = ()) -> Any:
@@ -139,43 +160,50 @@ def graft(model_or_path: Any, at: Any, heads: Sequence[str | HeadSpec], *, keep_
     names as keys). With ``keep_outputs=False`` the outputs are the heads alone and
     the inputs only those ``at`` depends on. ``pool`` decides how a feature map
     (rank > 2) becomes a vector before the head (see :func:`_pooled`).
-    """
-    from inspector.extract.submodel import _open_cut, whole_graph
 
-    if pool not in POOLS:
-        raise InspectorError(f"unknown pool {pool!r}; one of {', '.join(POOLS)}")
-    if seed is not None and not 0 <= int(seed) < 2**32:
-        raise InspectorError(f"seed must be between 0 and 2**32 - 1, not {seed}")
+    A model file is read statically once (``at``, the head names and sizes are checked
+    there, before TensorFlow starts) and loaded by Keras once.
+    """
+    from inspector.extract.cut_graph import whole_graph
+    from inspector.extract.opening import open_cut
+
+    _check_options(pool, seed)
     source = os.fspath(model_or_path) if isinstance(model_or_path, (str, os.PathLike)) else None
-    specs = parse_heads(heads, source)
-    model, cm, path, why = _open_cut(model_or_path, unsafe, input_specs, args)
-    cm = whole_graph(cm, why, path, "grafting")
+    # a file's saved graph gives the exact size of each head below; a live model is capped up front
+    specs = parse_heads(heads, source, cap_units=source is None)
+    _, cg, path, why = open_cut(model_or_path, unsafe=unsafe, input_specs=input_specs, args=args, refs=[at],
+                                check=static_head_check(specs, at, pool))
+    return graft_graph(whole_graph(cg, why, path, "grafting"), at, specs, keep_outputs=keep_outputs, pool=pool,
+                       seed=seed)
+
+
+def graft_graph(cg: Any, at: Any, specs: Sequence[HeadSpec], *, keep_outputs: bool = True, pool: str = "auto",
+                seed: int | None = None) -> Any:
+    """:func:`graft` on an opened :class:`~inspector.extract.cut_graph.CutGraph` with parsed heads."""
     import keras
 
-    taken = {layer.name for layer in cm.fn._flatten_layers(include_self=True, recursive=False)}
-    check_head_names(specs, taken | {a.get("name") for _, a in cm.graph.nx.nodes(data=True)}, path)
+    path = cg.path
+    taken = {layer.name for layer in cg.fn._flatten_layers(include_self=True, recursive=False)}
+    check_head_names(specs, taken | {a.get("name") for _, a in cg.graph.nodes()}, path)
     for spec in specs:
         _check_activation(spec, path)
-    nid = cm.resolve(at)
-    outs = cm.nodes[nid].outputs
+    nid = cg.resolve(at)
+    outs = cg.nodes[nid].outputs
     if len(outs) != 1:
         raise InspectorError(f"layer {nid!r} has {len(outs)} outputs; graft onto a single-output layer", path)
     features = outs[0]
-    if seed is not None:
-        keras.utils.set_random_seed(seed)
     for spec in specs:
         check_head_size(spec, pooled_width(features.shape, pool), path)
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
     base = _pooled(features, pool, specs[0].name if len(specs) == 1 else f"{nid.replace(':', '_')}_graft")
     new = {s.name: keras.layers.Dense(s.units, activation=s.activation, name=s.name)(base) for s in specs}
-
     if keep_outputs:
-        inputs = cm.fn._inputs_struct
-        struct = cm.fn._outputs_struct
-        if isinstance(struct, dict):
-            outputs: Any = {**struct, **new}
-        else:
-            outputs = [*keras.tree.flatten(struct), *new.values()]
+        inputs = cg.fn._inputs_struct
+        struct = cg.fn._outputs_struct
+        outputs: Any = ({**struct, **new} if isinstance(struct, dict)
+                        else [*keras.tree.flatten(struct), *new.values()])
     else:
-        inputs = cm.input_structure(cm.needed_inputs([nid]))
+        inputs = cg.input_structure(cg.needed_inputs([nid]))
         outputs = next(iter(new.values())) if len(new) == 1 else list(new.values())
-    return keras.Model(inputs, outputs, name=f"{cm.fn.name}_grafted")
+    return keras.Model(inputs, outputs, name=f"{cg.fn.name}_grafted")

@@ -7,7 +7,7 @@ from conftest import run_cli, user_lines
 
 import inspector
 from inspector.errors import InspectorError
-from inspector.extract.submodel import HookExtractor, build_extractor, call_map, feature_extractor, split
+from inspector.extract.submodel import HookExtractor, build_extractor, cut_graph, feature_extractor, split
 
 ATOL = 1e-5
 APP_LAYERS = {
@@ -85,7 +85,7 @@ def pruned_model(keras):
 def test_samples_every_layer_matches_keras(sample_dir, keras):
     for name, (model, _) in _functional_samples(sample_dir).items():
         fn = getattr(model, "_functional", None) or model
-        cm = call_map(model, fn)
+        cm = cut_graph(model, fn)
         batch = _batch(model)
         for nid in cm.graph.order():
             if cm.graph.node(nid)["kind"] == "input":
@@ -100,7 +100,7 @@ def test_node_ids_are_the_readers_ids(sample_dir):
     """References a user copies from `inspector summary` resolve in the cut graph."""
     for name, (model, path) in _functional_samples(sample_dir).items():
         fn = getattr(model, "_functional", None) or model
-        assert set(call_map(model, fn).graph.nx.nodes) == set(inspector.read(path).nx.nodes), name
+        assert set(cut_graph(model, fn).graph.nx.nodes) == set(inspector.read(path).nx.nodes), name
 
 
 @pytest.mark.parametrize("app", list(APP_LAYERS))
@@ -164,7 +164,7 @@ def test_bad_layer_reference(sample_dir, ref, needle):
 def test_samples_split_everywhere(sample_dir):
     for name, (model, _) in _functional_samples(sample_dir).items():
         fn = getattr(model, "_functional", None) or model
-        cm = call_map(model, fn)
+        cm = cut_graph(model, fn)
         batch = _batch(model)
         want = model(_feed(model, batch))
         for nid in cm.graph.order():
@@ -216,9 +216,9 @@ def test_subclassed_via_trace_or_hook(keras, monkeypatch):
              "tags": rng.random((2, 100), dtype="float32")}
     truth = model.mixing_layer(model.concat_layer([batch["title"], batch["text_body"], batch["tags"]]))
     # eager fallback: capture the layer's output with a hook during a normal forward pass
-    import inspector.extract.submodel as ex
+    import inspector.extract.opening as opening
 
-    monkeypatch.setattr(ex, "functional_of", lambda m, specs=None: (None, "forced", None))
+    monkeypatch.setattr(opening, "functional_of", lambda m, specs=None: (None, "forced", None))
     hook = feature_extractor(model, "mixing")
     assert isinstance(hook, HookExtractor)
     assert np.allclose(hook(batch), truth, atol=ATOL)

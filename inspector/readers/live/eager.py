@@ -27,6 +27,37 @@ UNKNOWN_DIM = 8  # stand-in for a None non-batch dimension when running eagerly
 def eager_trace(model: Any, specs: list[InputSpec], template: Template, names: dict,
                 sym: TraceResult, expand: Callable | None = None) -> TraceResult:
     """The graph of one eager call of ``model.call`` on random inputs (see :mod:`inspector.readers.live.trace`)."""
+    values = _sample_inputs(specs)
+    args, kwargs, _ = template(values)
+    rec, out, err = _Recorder(), None, None
+    with _hooked(rec), _tf_ops(rec):
+        try:
+            out = model.call(*args, **kwargs)
+        except Exception as e:
+            err = e
+    failed = rec.failure if rec.failure is not None and rec.failure.exc is err else None
+    b = _EagerGraph(model.name, specs, values, rec.events, failed)
+    for kind, ev in _data_flow(rec.events, values, out, failed) + ([("failed", failed)] if failed else []):
+        if kind == "op":
+            b.add_op(*ev)
+        else:
+            b.add_call(ev)
+    g = b.g
+    g.inputs = [s.name for s in specs]
+    g.outputs = [b.where[id(t)] for t in _tensors(out) if id(t) in b.where] if err is None else []
+    failure = None
+    if err is not None:
+        if failed is not None:   # the failing call produced nothing
+            n = b.counts[id(failed.layer)]
+            g.nx.nodes[node_id(failed.layer.name, n - 1, n)].update(output_shapes=[], output_dtypes=[])
+        failure = _failure(err, failed, names, g, [] if failed is not None else None)
+    finish(g, b.objects, 0, True, expand)
+    _finish_traced(g, model, names, "eager", failure, note=f"symbolic tracing failed ({_why_not_symbolic(sym)})")
+    return TraceResult(g, None, failure, "eager", sum(1 for k, _ in rec.events if k == "layer"))
+
+
+def _sample_inputs(specs: list[InputSpec]) -> list:
+    """Random tensors for ``specs``: a batch of EAGER_BATCH, unknown dimensions UNKNOWN_DIM."""
     import keras
     import numpy as np
 
@@ -36,73 +67,68 @@ def eager_trace(model: Any, specs: list[InputSpec], template: Template, names: d
         shape = (EAGER_BATCH,) + tuple(UNKNOWN_DIM if d is None else d for d in s.shape)
         v = rng.standard_normal(shape) if "float" in s.dtype else np.zeros(shape)
         values.append(keras.ops.convert_to_tensor(v.astype(s.dtype)))
-    args, kwargs, _ = template(values)
-    rec, out, err = _Recorder(), None, None
-    with _hooked(rec), _tf_ops(rec):
-        try:
-            out = model.call(*args, **kwargs)
-        except Exception as e:
-            err = e
-    g = ModelGraph(name=model.name)
-    where: dict[int, tuple[str, int]] = {}
-    keep: list = list(values)  # tensors stay referenced, so their ids stay unique
-    for s, v in zip(specs, values):
-        _add_input(g, s)
-        where[id(v)] = (s.name, 0)
-    objects: dict[str, Any] = {}
-    counts: dict[int, int] = {}
-    for kind, ev in rec.events:
-        if kind == "layer":
-            counts[id(ev.layer)] = counts.get(id(ev.layer), 0) + 1
-    failed = rec.failure if rec.failure is not None and rec.failure.exc is err else None
-    if failed is not None:
-        counts[id(failed.layer)] = counts.get(id(failed.layer), 0) + 1
-    seen: dict[int, int] = {}
-    used_names = set(g.nx.nodes)
-    events = _data_flow(rec.events, values, out, failed)
-    for kind, ev in events + ([("failed", failed)] if failed else []):
-        if kind == "op":
-            op_type, ins, outs = ev
-            nid = _unique(_snake(op_type), used_names)
-            g.add_node(nid, name=nid, class_name=op_type, module="tensorflow", registered_name=None, kind="op",
-                       call_index=0, num_calls=1, config={"name": nid}, activation=None, trainable=True,
-                       input_shapes=[], output_shapes=[_batchless(t.shape) for t in outs],
-                       output_dtypes=[_dtype(t) for t in outs])
-            _connect(g, nid, [t for t in ins if id(t) in where], where, used_names, keep)
-        else:
-            layer = ev.layer
-            k = seen[id(layer)] = seen.get(id(layer), -1) + 1
-            nid = node_id(layer.name, k, counts[id(layer)])
-            e = serialize(layer)
-            attrs = base_attrs(layer, e, node_kind(layer, e), True)
-            kwargs = {a: v for a, v in ev.kwargs.items() if not _tensors(v)}
-            attrs.update(call_index=k, num_calls=counts[id(layer)], call_kwargs=kwargs or None,
-                         output_shapes=[_batchless(t.shape) for t in _tensors(ev.out)],
-                         output_dtypes=[_dtype(t) for t in _tensors(ev.out)])
-            g.add_node(nid, **attrs)
-            used_names.add(nid)
-            objects[nid] = layer
-            _connect(g, nid, _tensors((ev.args, ev.kwargs)), where, used_names, keep)
-            outs = _tensors(ev.out)
-        keep.extend(outs)
-        for i, t in enumerate(outs):
-            where[id(t)] = (nid, i)
-    g.inputs = [s.name for s in specs]
-    g.outputs = [where[id(t)] for t in _tensors(out) if id(t) in where] if err is None else []
-    failure = None
-    if err is not None:
-        refs = None
-        if failed is not None:
-            fid = node_id(failed.layer.name, counts[id(failed.layer)] - 1, counts[id(failed.layer)])
-            g.nx.nodes[fid].update(output_shapes=[], output_dtypes=[])
-            refs = []
-        failure = _failure(err, failed, names, g, refs)
-    finish(g, objects, 0, True, expand)
+    return values
+
+
+def _why_not_symbolic(sym: TraceResult) -> str:
+    """The symbolic trace's failure, short, with the user's line that defeated symbolic tensors."""
     reason = (sym.error.exception.split(". ")[0] if sym.error else "no functional twin")[:160].rstrip(".")
-    if sym.error is not None and sym.error.file:  # which line of the user's code defeats symbolic tensors
+    if sym.error is not None and sym.error.file:
         reason += f" at {sym.error.file}:{sym.error.line}"
-    _finish_traced(g, model, names, "eager", failure, note=f"symbolic tracing failed ({reason})")
-    return TraceResult(g, None, failure, "eager", sum(1 for k, _ in rec.events if k == "layer"))
+    return reason
+
+
+class _EagerGraph:
+    """The graph of recorded eager events, built call by call; tensors are matched by identity."""
+
+    def __init__(self, name: str, specs: list[InputSpec], values: list, events: list, failed: _Call | None):
+        self.g = ModelGraph(name=name)
+        self.where: dict[int, tuple[str, int]] = {}
+        self.keep: list = list(values)  # tensors stay referenced, so their ids stay unique
+        for s, v in zip(specs, values):
+            _add_input(self.g, s)
+            self.where[id(v)] = (s.name, 0)
+        self.objects: dict[str, Any] = {}
+        self.counts: dict[int, int] = {}
+        for kind, ev in events:
+            if kind == "layer":
+                self.counts[id(ev.layer)] = self.counts.get(id(ev.layer), 0) + 1
+        if failed is not None:
+            self.counts[id(failed.layer)] = self.counts.get(id(failed.layer), 0) + 1
+        self.seen: dict[int, int] = {}
+        self.used_names = set(self.g.nx.nodes)
+
+    def add_op(self, op_type: str, ins: list, outs: list) -> None:
+        """A TensorFlow op run between layer calls, as an ``op`` node."""
+        nid = _unique(_snake(op_type), self.used_names)
+        self.g.add_node(nid, name=nid, class_name=op_type, module="tensorflow", registered_name=None, kind="op",
+                        call_index=0, num_calls=1, config={"name": nid}, activation=None, trainable=True,
+                        input_shapes=[], output_shapes=[_batchless(t.shape) for t in outs],
+                        output_dtypes=[_dtype(t) for t in outs])
+        _connect(self.g, nid, [t for t in ins if id(t) in self.where], self.where, self.used_names, self.keep)
+        self._produced(nid, outs)
+
+    def add_call(self, ev: _Call) -> None:
+        """One layer call (the k-th of its layer), wired to the tensors it consumed."""
+        layer = ev.layer
+        k = self.seen[id(layer)] = self.seen.get(id(layer), -1) + 1
+        nid = node_id(layer.name, k, self.counts[id(layer)])
+        e = serialize(layer)
+        attrs = base_attrs(layer, e, node_kind(layer, e), True)
+        kwargs = {a: v for a, v in ev.kwargs.items() if not _tensors(v)}
+        attrs.update(call_index=k, num_calls=self.counts[id(layer)], call_kwargs=kwargs or None,
+                     output_shapes=[_batchless(t.shape) for t in _tensors(ev.out)],
+                     output_dtypes=[_dtype(t) for t in _tensors(ev.out)])
+        self.g.add_node(nid, **attrs)
+        self.used_names.add(nid)
+        self.objects[nid] = layer
+        _connect(self.g, nid, _tensors((ev.args, ev.kwargs)), self.where, self.used_names, self.keep)
+        self._produced(nid, _tensors(ev.out))
+
+    def _produced(self, nid: str, outs: list) -> None:
+        self.keep.extend(outs)
+        for i, t in enumerate(outs):
+            self.where[id(t)] = (nid, i)
 
 
 def _data_flow(events: list, values: list, out: Any, failed: _Call | None) -> list:

@@ -50,15 +50,18 @@ def import_keras() -> Any:
     return keras
 
 
-def load_model(path: str, unsafe: bool = False, compile: bool = False, allow_code: bool = False) -> Any:
+def load_model(path: str, unsafe: bool = False, compile: bool = False, allow_code: bool = False,
+               checked: bool = False) -> Any:
     """``keras.models.load_model`` with safe mode, errors worded for users.
 
     The file is validated statically first, so corrupt or hostile files never reach Keras;
     Lambda bytecode passes that check with ``unsafe`` (the user trusts the file) or
-    ``allow_code`` (Keras's safe mode then refuses it, with our message)."""
-    from inspector.readers.static import read_file
+    ``allow_code`` (Keras's safe mode then refuses it, with our message). ``checked``: the
+    caller has just read the file statically itself (same rules), so it is not read twice."""
+    if not checked:
+        from inspector.readers.static import read_file
 
-    read_file(path, allow_code=allow_code or unsafe)
+        read_file(path, allow_code=allow_code or unsafe)
     if unsafe:
         import sys
 

@@ -13,7 +13,7 @@ from inspector.readers.live.trace import TraceFailed, trace
 
 def open_keras_model(model: str, load: bool = False, unsafe: bool = False,
                      inputs: tuple[str, ...] = (), args: tuple[str, ...] = (), allow_code: bool = False, *,
-                     functional: bool = True) -> Any:
+                     functional: bool = True, checked: bool = False) -> Any:
     """A live ``keras.Model`` for any MODEL form (for commands that run the model).
 
     Files are always loaded with Keras (``load`` is implied; safe mode unless
@@ -21,7 +21,9 @@ def open_keras_model(model: str, load: bool = False, unsafe: bool = False,
     graph (subclassed) is replaced by its functional twin from
     :func:`inspector.readers.live.trace.trace`, which shares its layers and weights, so
     intermediate layer outputs can be addressed; a model whose call fails, or
-    that can only be traced eagerly, raises an :class:`InspectorError`.
+    that can only be traced eagerly, raises an :class:`InspectorError`. ``checked``: the
+    caller has read the file statically already (:func:`inspector.readers.live.loading.load_model`
+    then does not read it again).
     """
     if is_python_spec(model):
         if load:
@@ -30,10 +32,10 @@ def open_keras_model(model: str, load: bool = False, unsafe: bool = False,
     else:
         if args:
             raise InspectorError("--arg only applies to a Python spec (file.py:NAME or module:NAME)", model)
-        obj = load_model(model, unsafe=unsafe, allow_code=allow_code)
+        obj = load_model(model, unsafe=unsafe, allow_code=allow_code, checked=checked)
     if not functional or has_graph(obj):
         return obj
-    result = trace(obj, parse_inputs(inputs) or None)
+    result = trace(obj, parse_inputs([str(s) for s in inputs]) or None)   # strings or InputSpecs
     if result.error is not None:
         raise TraceFailed(result, model)
     if result.twin is None:

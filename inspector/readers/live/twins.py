@@ -6,8 +6,9 @@
   before the failure, so layers computed before it can still be cut out.
 * :class:`HookExtractor`: layer outputs captured during an eager forward pass,
   for models no symbolic tensor can trace.
-* :func:`eager_trace`: :mod:`inspector.readers.live.trace`'s fallback strategy, the graph of one eager
-  call recorded through layer-call hooks and TensorFlow op callbacks.
+
+(The tracer's own eager fallback, the graph of one eager call, is
+:func:`inspector.readers.live.eager.eager_trace`.)
 
 Keras is imported lazily: importing this module does not import TensorFlow.
 """
