@@ -276,3 +276,21 @@ def test_bad_runs_fail_before_any_worker_starts(sample_dir, tickets, tmp_path, c
         ray_engine.run(path, kw.pop("layers"), data, out, **kw)
     assert needle in str(e.value)
     assert not os.path.exists(out) and _no_temp_files(tmp_path)
+
+
+def test_cli_engine_ray_matches_single_process(cluster, sample_dir, tickets, tmp_path):
+    """`inspector features --engine ray` (the command line) gives the single-process rows, bit for bit."""
+    from click.testing import CliRunner
+
+    from inspector.cli.app import main
+
+    _, path = sample_dir["customer_ticket_model"]
+    single, dist = str(tmp_path / "single.npy"), str(tmp_path / "ray.npy")
+    extract_features(path, ["dense"], tickets, single, batch_size=16)
+    r = CliRunner().invoke(main, ["features", path, "--layer", "dense", "-i", tickets, "-o", dist, "-b", "16",
+                                  "--engine", "ray", "--num-workers", "2"])
+    assert r.exit_code == 0, (r.output, r.exception)
+    assert np.array_equal(np.load(dist), np.load(single))
+    r = CliRunner().invoke(main, ["features", path, "--layer", "dense", "-i", tickets, "-o", dist + ".x.npy",
+                                  "--engine", "ray", "--shard", "0/2"])
+    assert r.exit_code == 2 and not os.path.exists(dist + ".x.npy")
