@@ -124,17 +124,19 @@ def _layer_names(model: Any) -> set[str]:
     return {layer.name for layer in model._flatten_layers(include_self=False, recursive=True)}
 
 
-def cut_graph(model: Any, fn: Any = None, path: str | None = None, failure: Any = None) -> CutGraph:
+def cut_graph(model: Any, fn: Any = None, path: str | None = None, failure: Any = None,
+              walked: tuple | None = None) -> CutGraph:
     """The live reader's graph of ``fn`` (default: ``model``'s own) with a node id -> Keras node map.
 
     A Sequential is walked as itself (its functional twin is what Keras runs), so its graph
-    is the one ``inspector summary --load`` shows.
+    is the one ``inspector summary --load`` shows. ``walked`` is a walk of ``fn`` already made
+    (the tracer's, for a subclassed model's twin): it is used instead of walking again.
     """
     from inspector.readers.live.walk import functional_graph
 
     fn = fn if fn is not None else (getattr(model, "_functional", None) or model)
-    walked = model if fn is getattr(model, "_functional", None) else fn
-    graph, ids = functional_graph(walked)
+    graph, ids = walked if walked is not None else functional_graph(model if fn is getattr(model, "_functional",
+                                                                                        None) else fn)
     nodes = {ids[id(n)]: n for op in fn._operations for n in op._inbound_nodes if id(n) in ids}
     return CutGraph(model=model, fn=fn, graph=graph, nodes=nodes, path=path, failure=failure, ids=ids)
 

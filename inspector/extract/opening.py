@@ -88,11 +88,11 @@ def open_cut(source: Any, *, unsafe: bool = False, input_specs: Any = None, args
     at once raises the trace's own explanation.
     """
     model, path = open_model(source, unsafe=unsafe, input_specs=input_specs, args=args, refs=refs, check=check)
-    fn, why, failure = functional_of(model, input_specs)
+    fn, why, failure, walked = functional_of(model, input_specs)
     if fn is None:
         if failure is not None:   # the call fails at once: the trace's own explanation
             from inspector.readers.live.trace import TraceFailed
 
             raise TraceFailed(failure, path)
         return model, None, path, why
-    return model, cut_graph(model, fn, path, failure), path, why
+    return model, cut_graph(model, fn, path, failure, walked), path, why

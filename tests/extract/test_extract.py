@@ -218,7 +218,7 @@ def test_subclassed_via_trace_or_hook(keras, monkeypatch):
     # eager fallback: capture the layer's output with a hook during a normal forward pass
     import inspector.extract.opening as opening
 
-    monkeypatch.setattr(opening, "functional_of", lambda m, specs=None: (None, "forced", None))
+    monkeypatch.setattr(opening, "functional_of", lambda m, specs=None: (None, "forced", None, None))
     hook = feature_extractor(model, "mixing")
     assert isinstance(hook, HookExtractor)
     assert np.allclose(hook(batch), truth, atol=ATOL)

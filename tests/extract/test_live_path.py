@@ -116,3 +116,29 @@ def test_cut_graph_is_the_live_readers_graph(sample_dir, keras):
         for nid, node in cg.nodes.items():   # each id maps to the Keras call producing that node's output
             assert [tuple(t.shape)[1:] for t in node.outputs] == [
                 tuple(s)[1:] for s in live.node(nid)["output_shapes"]], (name, nid)
+
+
+def test_a_subclassed_model_is_walked_once(keras, tmp_path, passes, monkeypatch):
+    """The tracer walks its functional twin; the cut takes that walk instead of walking again."""
+    import inspector.readers.live.trace as trace_mod
+    from samples import seed_models
+
+    real = trace_mod.functional_graph
+
+    def counted(model, depth=0, *a, **k):
+        passes["walk"] += depth == 0
+        return real(model, depth, *a, **k)
+
+    monkeypatch.setattr(trace_mod, "functional_graph", counted)
+    import inspector
+
+    model = seed_models.customer_ticket_subclassed()
+    extractor = inspector.feature_extractor(model, [model.mixing_layer.name],
+                                            input_specs=("title=10000", "text_body=10000", "tags=100"))
+    assert passes["walk"] == 1
+    rng = np.random.default_rng(0)
+    data = {"title": rng.random((2, 10000), dtype="float32"), "text_body": rng.random((2, 10000), dtype="float32"),
+            "tags": rng.random((2, 100), dtype="float32")}
+    want = model.mixing_layer(model.concat_layer([data["title"], data["text_body"], data["tags"]]))
+    got = extractor(data)
+    assert np.allclose(got, want, atol=ATOL)

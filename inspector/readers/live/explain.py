@@ -48,6 +48,8 @@ class TraceResult:
     error: TraceFailure | None
     mode: str
     progress: int = field(default=0, repr=False)
+    #: ``id(keras Node) -> node id`` of ``graph`` when it is the walk of ``twin`` (so a cut reuses it)
+    ids: dict | None = field(default=None, repr=False)
 
 
 class TraceFailed(InspectorError):

@@ -82,9 +82,9 @@ def _symbolic(model: Any, specs: list[InputSpec], template: Template, names: dic
             err = e
     progress = sum(1 for k, _ in rec.events if k == "layer")
     if twin is not None:
-        g, _ = live_graph(twin)
+        g, ids = live_graph(twin)
         _finish_traced(g, model, names, "symbolic", None)
-        return TraceResult(g, twin, None, "symbolic", progress)
+        return TraceResult(g, twin, None, "symbolic", progress, ids=ids)
     failed = rec.failure if rec.failure is not None and rec.failure.exc is err else None
     produced = [t for k, c in rec.events for t in _flat(c.out) if isinstance(t, keras.KerasTensor)]
     wanted = produced + ([t for t in _flat((failed.args, failed.kwargs)) if isinstance(t, keras.KerasTensor)]

@@ -23,8 +23,9 @@ from inspector.readers.live.specs import call_template, model_input_specs
 from inspector.readers.live.trace import trace
 
 
-def functional_of(model: Any, input_specs: Any = None) -> tuple[Any | None, str | None, Any]:
-    """The functional graph to cut: ``(functional model or None, why not, trace failure or None)``.
+def functional_of(model: Any, input_specs: Any = None) -> tuple[Any | None, str | None, Any, Any]:
+    """The functional graph to cut: ``(functional model or None, why not, trace failure or None,
+    (graph, ids) of the tracer's walk of that model or None)``: the cut reuses that walk.
 
     Functional models are used as they are, a Sequential through its functional
     twin; a subclassed model through ``inspector.readers.live.trace.trace(...).twin`` (a
@@ -40,19 +41,20 @@ def functional_of(model: Any, input_specs: Any = None) -> tuple[Any | None, str 
     if isinstance(model, keras.Sequential):
         fn = getattr(model, "_functional", None)
         if fn is None:
-            return None, "the Sequential model is not built (give it an Input or call it once)", None
-        return fn, None, None
+            return None, "the Sequential model is not built (give it an Input or call it once)", None, None
+        return fn, None, None, None
     if isinstance(model, Functional):
-        return model, None, None
+        return model, None, None, None
     try:
         result = trace(model, input_specs=input_specs or None)
     except InspectorError as e:
-        return None, e.message, None
+        return None, e.message, None, None
     if result.twin is not None:
-        return result.twin, None, None
+        walked = (result.graph, result.ids) if result.ids is not None else None
+        return result.twin, None, None, walked
     if result.error is not None:
-        return partial_twin(model, input_specs), result.error.message, result
-    return None, "tracing gave no symbolic graph", None
+        return partial_twin(model, input_specs), result.error.message, result, None
+    return None, "tracing gave no symbolic graph", None, None
 
 
 def partial_twin(model: Any, input_specs: Any = None) -> Any | None:
