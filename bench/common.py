@@ -218,3 +218,30 @@ def table(rows: list[list[str]], head: list[str]) -> str:
 def machine() -> str:
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return f"{os.cpu_count()} cores, {mem:.0f} GiB, Python {sys.version.split()[0]}"
+
+
+def throughput_and_rss_rows(args: Any, rates: list, ours: dict, theirs: dict, rss: list, *, benchmark: str,
+                            rss_benchmark: str, model: str, baseline: str, ours_name: str,
+                            min_ratio: float) -> list[dict]:
+    """Print the verdicts of a throughput + peak-RSS benchmark and return its JSON rows
+    (features_vs_predict and stats_vs_predict report the same way)."""
+    print(table(rss, ["data", "ours peak RSS MB", "keras predict peak RSS MB"]))
+    a, b = float(rss[0][1].replace(",", "")), float(rss[1][1].replace(",", ""))
+    print(f"\nours: 10x rows -> peak RSS {100 * (b / a - 1):+.1f}% (target < +10%)")
+    ok = float(rates[2]) >= min_ratio and b / a < 1.10
+    print("PASS" if ok else "FAIL")
+    rows = [{"benchmark": benchmark, "model": f"{model}, {args.rows} rows",
+             "baseline": f"{baseline} (in-process)", "ours": f"{ours_name} (in-process)",
+             **{f"baseline_{k}": theirs[k] for k in ("median", "min", "max", "runs")},
+             **{f"ours_{k}": ours[k] for k in ("median", "min", "max", "runs")},
+             "ratio": round(theirs["median"] / ours["median"], 3), "ours_rows_per_s": round(args.rows / ours["median"]),
+             "baseline_rows_per_s": round(args.rows / theirs["median"]), "target": f"ratio >= {min_ratio}"}]
+    for r in rss:
+        rows.append({"benchmark": rss_benchmark, "model": f"{model}, {r[0]}",
+                     "baseline": baseline, "ours": ours_name,
+                     "baseline_rss_mb": float(r[2].replace(",", "")), "ours_rss_mb": float(r[1].replace(",", "")),
+                     "baseline_runs": 1, "ours_runs": 1})
+    rows[-1]["ours_rss_growth_pct"] = round(100 * (b / a - 1), 1)
+    rows[-1]["target"] = "ours +10x rows: peak RSS < +10%"
+    rows[0]["pass"], rows[-1]["pass"] = float(rates[2]) >= min_ratio, b / a < 1.10
+    return rows

@@ -27,7 +27,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import PY, ROOT, add_json_arg, keras_env, machine, table, write_json  # noqa: E402
+from common import PY, ROOT, add_json_arg, keras_env, machine, table, throughput_and_rss_rows, write_json  # noqa: E402
 
 sys.path.insert(0, ROOT)
 
@@ -152,26 +152,9 @@ def main() -> None:
         print(table([rates], ["ours rows/s", "keras predict rows/s", "ratio (>= 0.9)"]))
         rss = peak_rss(args, tmp)
         print()
-        print(table(rss, ["data", "ours peak RSS MB", "keras predict peak RSS MB"]))
-        a, b = float(rss[0][1].replace(",", "")), float(rss[1][1].replace(",", ""))
-        print(f"\nours: 10x rows -> peak RSS {100 * (b / a - 1):+.1f}% (target < +10%)")
-        ok = float(rates[2]) >= 0.9 and b / a < 1.10
-        print("PASS" if ok else "FAIL")
-    model = f"{args.model} {args.size}x{args.size} @ {args.layer}"
-    rows = [{"benchmark": "features_vs_predict", "model": f"{model}, {args.rows} rows",
-             "baseline": "keras predict (in-process)", "ours": "extract_features (in-process)",
-             **{f"baseline_{k}": theirs[k] for k in ("median", "min", "max", "runs")},
-             **{f"ours_{k}": ours[k] for k in ("median", "min", "max", "runs")},
-             "ratio": round(theirs["median"] / ours["median"], 3), "ours_rows_per_s": round(args.rows / ours["median"]),
-             "baseline_rows_per_s": round(args.rows / theirs["median"]), "target": "ratio >= 0.9"}]
-    for r in rss:
-        rows.append({"benchmark": "features_peak_rss", "model": f"{model}, {r[0]}",
-                     "baseline": "keras predict", "ours": "extract_features",
-                     "baseline_rss_mb": float(r[2].replace(",", "")), "ours_rss_mb": float(r[1].replace(",", "")),
-                     "baseline_runs": 1, "ours_runs": 1})
-    rows[-1]["ours_rss_growth_pct"] = round(100 * (b / a - 1), 1)
-    rows[-1]["target"] = "ours +10x rows: peak RSS < +10%"
-    rows[0]["pass"], rows[-1]["pass"] = float(rates[2]) >= 0.9, b / a < 1.10
+        rows = throughput_and_rss_rows(args, rates, ours, theirs, rss, benchmark="features_vs_predict",
+                                       rss_benchmark="features_peak_rss", model=f"{args.model} {args.size}x{args.size} @ {args.layer}",
+                                       baseline="keras predict", ours_name="extract_features", min_ratio=0.9)
     write_json(args.json, rows)
 
 
