@@ -161,7 +161,8 @@ class FeaturesResult:
     files: list[str] | None = None     # image inputs: the file of each row (also in OUT.files.txt)
 
 
-def _flatten_outputs(keys: Sequence[str], out: Any) -> dict[str, np.ndarray]:
+def flatten_outputs(keys: Sequence[str], out: Any) -> dict[str, np.ndarray]:
+    """Extractor outputs as ``{key: array}``; a multi-output layer's arrays as ``KEY#i``."""
     items = [(keys[0], out)] if len(keys) == 1 else [(k, out[k]) for k in keys]
     flat = {}
     for k, v in items:
@@ -244,7 +245,7 @@ class _Batches:
 
     def run(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         try:
-            return _flatten_outputs(self.ext.keys, self.ext.model.predict_on_batch(self.ext.feed(arrays)))
+            return flatten_outputs(self.ext.keys, self.ext.model.predict_on_batch(self.ext.feed(arrays)))
         except InspectorError:
             raise
         except (ValueError, TypeError, KeyError) as e:

@@ -24,6 +24,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from inspector.errors import InspectorError, one_line
+from inspector.extract.features import flatten_outputs
+from inspector.extract.submodel import feed_inputs
 
 #: Column holding each row's index in the input data.
 ROW_ID = "row_id"
@@ -66,23 +68,11 @@ class ExtractorInfo:
 
     def feed(self, arrays: dict[str, np.ndarray]) -> Any:
         """Named arrays arranged the way the extractor takes them."""
-        if not self.inputs:
-            return next(iter(arrays.values())) if len(arrays) == 1 else dict(arrays)
-        if self.structure == "dict":
-            return {s.name: arrays[s.name] for s in self.inputs}
-        vals = [arrays[s.name] for s in self.inputs]
-        return vals[0] if self.structure == "single" else vals
+        return feed_inputs(self.inputs, self.structure, arrays)
 
     def flatten(self, out: Any) -> dict[str, np.ndarray]:
         """Model outputs as ``{key: array}`` (as the single-process writer names them)."""
-        items = [(self.layer_keys[0], out)] if len(self.layer_keys) == 1 else [(k, out[k]) for k in self.layer_keys]
-        flat: dict[str, np.ndarray] = {}
-        for k, v in items:
-            if isinstance(v, (list, tuple)):
-                flat.update({f"{k}#{i}": np.asarray(x) for i, x in enumerate(v)})
-            else:
-                flat[k] = np.asarray(v)
-        return flat
+        return flatten_outputs(self.layer_keys, out)
 
 
 def _single_key(tensor: Any, ref: Any) -> str:

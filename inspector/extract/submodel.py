@@ -50,12 +50,18 @@ class Extraction:
 
     def feed(self, arrays: dict[str, Any]) -> Any:
         """Arrange named arrays (keyed by InputSpec.name) the way the extractor takes them."""
-        if not self.inputs:
-            return next(iter(arrays.values())) if len(arrays) == 1 else dict(arrays)
-        if self.structure == "dict":
-            return {s.name: arrays[s.name] for s in self.inputs}
-        vals = [arrays[s.name] for s in self.inputs]
-        return vals[0] if self.structure == "single" else vals
+        return feed_inputs(self.inputs, self.structure, arrays)
+
+
+def feed_inputs(inputs: Sequence[Any], structure: str, arrays: dict[str, Any]) -> Any:
+    """Named arrays arranged as an extractor with these ``inputs`` (anything with ``.name``) and
+    ``structure`` ("single" | "list" | "dict") takes them; no inputs known: as given."""
+    if not inputs:
+        return next(iter(arrays.values())) if len(arrays) == 1 else dict(arrays)
+    if structure == "dict":
+        return {s.name: arrays[s.name] for s in inputs}
+    vals = [arrays[s.name] for s in inputs]
+    return vals[0] if structure == "single" else vals
 
 
 def _refs(layers: Sequence[Any] | str | int) -> list[Any]:
