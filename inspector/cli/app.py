@@ -102,6 +102,10 @@ def main() -> None:
 @model_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
               show_default=True, help="Output format.")
+@click.option("--stats", "stats_path", metavar="FILE|DIR", default=None, type=click.Path(exists=True, path_type=str),
+              help="Add activation-statistics columns (mean, std, min, max, zeros, dead units, NaN/Inf) from a "
+                   "stats file of this model written by `inspector stats` (or the newest epoch of the "
+                   "training callback's directory).")
 def summary(model: str, fmt: str, **opts: Any) -> None:
     """Print one row per layer call: class, output shape, params, MACs, inputs.
 
@@ -117,7 +121,12 @@ def summary(model: str, fmt: str, **opts: Any) -> None:
     """
     from inspector.report import summary as s
 
+    stats = opts.pop("stats_path", None)
     g = open_graph(model, **opts)
+    if stats is not None:
+        from inspector.report.stats_columns import attach_stats
+
+        attach_stats(g, stats)
     if fmt == "json":
         click.echo(s.render_json(g), nl=False)
     elif fmt == "markdown":

@@ -57,6 +57,15 @@ class UpperChoice(click.Choice):
               help="Colour the diagram by the structural diff against model OTHER (a file or Python spec, "
                    "like MODEL): green = added (not in OTHER), amber = changed (class, config, shapes, "
                    "params), dashed red ghosts = removed (only in OTHER); connections likewise.")
+@click.option("--overlay", "overlay_path", metavar="FILE|DIR", default=None,
+              type=click.Path(exists=True, path_type=str),
+              help="Colour the boxes by per-layer numbers: a stats file (`inspector stats`), a compare "
+                   "file (`inspector compare A MODEL`) or the training callback's directory of epoch files "
+                   "(the HTML page then has an epoch slider); the legend gives the scale.")
+@click.option("--by", "overlay_by", default=None, metavar="STAT",
+              help="With --overlay: the number to colour by: std (default), max, min, mean, abs_mean, "
+                   "zero_fraction, dead_fraction, nan, inf for stats; rel_l2 (default), max_abs, cosine for "
+                   "compare files.")
 @click.option("--title", default=None, help="Diagram title [default: model name, size, parameters, MACs].")
 @click.option("--timeout", type=click.FloatRange(min=1), default=600, show_default=True,
               help="Seconds before giving up on Graphviz.")
@@ -97,8 +106,9 @@ def render(model: str, output: str, shapes: bool, dtypes: bool, names: bool, act
     from inspector.errors import InspectorError
     from inspector.render import RenderOptions, build_view, format_of, render_to
 
+    overlay_path, overlay_by = opts.pop("overlay_path", None), opts.pop("overlay_by", None)
     fmt = format_of(output)
-    check_not_input(output, model, *([diff_against] if diff_against else []))
+    check_not_input(output, model, *[p for p in (diff_against, overlay_path) if p])
     if layer_range is not None and ":" not in layer_range:
         raise InspectorError(f"--layer-range {layer_range!r}: use FIRST:LAST (either side may be empty)", model)
     check_writable(output)
@@ -111,6 +121,12 @@ def render(model: str, output: str, shapes: bool, dtypes: bool, names: bool, act
         layer_range=layer_range, highlight=highlight, collapse=collapse, collapse_min=collapse_min,
         color=not no_color, layout=layout, title=title, timeout=timeout)
     g = open_graph(model, **opts)
+    if overlay_path is not None:
+        from inspector.numerics.overlay import load_overlay
+
+        options.overlay = load_overlay(overlay_path, g, overlay_by)
+    elif overlay_by is not None:
+        raise InspectorError("--by needs --overlay FILE", model)
     if diff_against is not None:
         options.diff = _open_other(diff_against, opts)
     if g.meta.get("opaque"):

@@ -1,13 +1,16 @@
 """A ModelGraph as the View that gets drawn: nested models expanded to a depth, then
-highlight, layer range, diff marks and folding applied, in that order."""
+highlight, layer range, diff marks and folding applied, in that order; then the --overlay
+colours, so a folded box shows the worst of its members."""
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from inspector.graph import ModelGraph
 from inspector.render.collapse import collapse
 from inspector.render.diffstyle import annotate, other_graph
 from inspector.render.options import RenderOptions
+from inspector.render.overlay import apply_overlay
 from inspector.render.refs import apply_highlight, trim_range
 from inspector.render.view import Cluster, VEdge, View, VNode
 
@@ -29,7 +32,18 @@ def build_view(g: ModelGraph, opts: RenderOptions) -> View:
         annotate(view, g, other, against, partial=partial)
     if opts.collapse:
         collapse(view, opts.collapse_min)
+    if opts.overlay is not None:
+        apply_overlay(view, overlay_of(opts.overlay, g, opts.overlay_by))
     return view
+
+
+def overlay_of(source: Any, g: ModelGraph, by: str | None) -> Any:
+    """An Overlay for ``g``: as given, or read from a path (checked against ``g``)."""
+    from inspector.numerics.overlay import Overlay, load_overlay
+
+    if isinstance(source, Overlay):
+        return source
+    return load_overlay(os.fspath(source), g, by)
 
 
 def _add_graph(view: View, g: ModelGraph, prefix: str, cluster: str | None, depth: int) -> tuple[dict, dict]:

@@ -26,7 +26,7 @@ import subprocess
 from typing import Any
 
 from inspector.errors import InspectorError
-from inspector.render import diffstyle, style
+from inspector.render import diffstyle, overlay, style
 from inspector.render.escape import HtmlLabel, dot_id, dot_string, html_label
 from inspector.render.labels import class_lines, class_text, cut, edge_label, esc, info_lines, node_label, tooltip
 from inspector.render.options import RenderOptions
@@ -106,7 +106,7 @@ def title_text(view: View) -> str:
 def title_label(view: View, opts: RenderOptions) -> str:
     """Graph label: title, notes and a colour legend of the families present."""
     rows = [f"<b>{esc(opts.title or title_text(view))}</b>"]
-    notes = list(view.notes)
+    notes = list(view.notes) + ([overlay.title_note(view)] if view.overlay else [])
     if view.collapsed:
         notes.append("collapsed: repeated blocks and name-prefix groups folded")
     if view.meta.get("hint"):
@@ -114,7 +114,9 @@ def title_label(view: View, opts: RenderOptions) -> str:
     rows += [f'<font point-size="10">{esc(n)}</font>' for n in notes]
     html = "<table border=\"0\" cellspacing=\"2\" cellpadding=\"2\">"
     html += "".join(f'<tr><td colspan="20">{r}</td></tr>' for r in rows)
-    if view.diff:  # diff colours replace family colours, so the legend explains those
+    if view.overlay:  # overlay colours replace family colours: the legend is their scale
+        html += overlay_legend(view)
+    elif view.diff:  # diff colours replace family colours, so the legend explains those
         cells = "".join(f'<td bgcolor="{fill}" border="1" color="{pen}"><font point-size="9">{esc(text)}</font></td>'
                         for fill, pen, text in diffstyle.legend(view.diff["against"]))
         legend = f'<table border="0" cellspacing="3" cellpadding="2" align="center"><tr>{cells}</tr></table>'
@@ -128,6 +130,13 @@ def title_label(view: View, opts: RenderOptions) -> str:
             legend = f'<table border="0" cellspacing="3" cellpadding="2" align="center"><tr>{cells}</tr></table>'
             html += f'<tr><td colspan="20">{legend}</td></tr>'
     return html_label(html + "</table>")
+
+
+def overlay_legend(view: View) -> str:
+    cells = "".join(f'<td bgcolor="{fill}" border="1" color="#9e9e9e"><font point-size="9" color="{font}">'
+                    f'{esc(text)}</font></td>' for fill, font, text in overlay.legend(view))
+    return (f'<tr><td colspan="20"><table border="0" cellspacing="3" cellpadding="2" align="center"><tr>{cells}'
+            '</tr></table></td></tr>')
 
 
 def node_family(n: VNode) -> str:
@@ -148,6 +157,8 @@ def node_style(n: VNode, opts: RenderOptions) -> dict[str, Any]:
         d["penwidth"] = "1.6"
     if n.diff is not None:
         d.update(diffstyle.node_attrs(n))
+    if n.overlay_style:
+        d.update(n.overlay_style)
     if n.highlighted is True:
         d.update(color=style.HIGHLIGHT_PEN, penwidth="2.6")
     elif n.highlighted is False and n.diff in diffstyle.MARKS:  # faded, but the diff stays visible

@@ -50,6 +50,11 @@ class RenderOptions:
     #: another model (ModelGraph, file path or live model) to colour the diagram's diff against:
     #: boxes only in this model are "added", boxes of the other only are drawn as "removed" ghosts
     diff: Any = None
+    #: per-layer numbers to colour the boxes by: an :class:`inspector.numerics.overlay.Overlay`, or the
+    #: path of a stats file, compare file or epoch directory (read against the drawn model)
+    overlay: Any = None
+    #: the statistic to colour by (std, max, dead_fraction, nan, ...; rel_l2, max_abs, cosine)
+    overlay_by: str | None = None
 
     @classmethod
     def from_kwargs(cls, **kw: Any) -> "RenderOptions":

@@ -33,6 +33,10 @@ class VNode:
     #: with --diff: what changed (the differ's ``changes`` dict), or for a collapsed box
     #: {"members": {status: [display ids]}}
     diff_info: dict[str, Any] = field(default_factory=dict)
+    #: with --overlay: this box's number (None = not measured); see :mod:`.overlay`
+    overlay: float | None = None
+    #: with --overlay: the Graphviz colours of that number (fillcolor, fontcolor[, color])
+    overlay_style: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -73,5 +77,7 @@ class View:
     collapsed: bool = False
     #: with --diff: {"against": OTHER's file name, counts of added/changed/removed, ...}
     diff: dict[str, Any] | None = None
+    #: with --overlay: {"by", "label", "source", "frame", "kind", "scale", "measured"}
+    overlay: dict[str, Any] | None = None
 
 

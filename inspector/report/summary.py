@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from inspector.graph import ModelGraph
+from inspector.report import stats_columns
 
 
 def fmt_shape(shape: Any) -> str:
@@ -68,6 +69,7 @@ def rows(g: ModelGraph) -> list[dict[str, Any]]:
             "quantization": a.get("quantization"),
             "lora_rank": a.get("lora_rank"),
             "dtype_policy": a.get("dtype_policy"),
+            **({"stats": a["stats"]} if a.get("stats") else {}),
         })
     return out
 
@@ -95,10 +97,12 @@ def _class_cell(r: dict) -> str:
 
 
 def table_cells(g: ModelGraph) -> tuple[list[str], list[list[str]]]:
-    head = ["Layer (call)", "Class", "Output shape", "Params", "MACs", "Connected to"]
+    rs = rows(g)
+    extra = stats_columns.headers(rs)      # summary --stats: activation statistics before "Connected to"
+    head = ["Layer (call)", "Class", "Output shape", "Params", "MACs", *extra, "Connected to"]
     body = [[_name_cell(r), _class_cell(r),
              "FAILED (see error)" if r["failed"] else fmt_shapes(r["output_shapes"]), _param_cell(r),
-             human(r["macs"]), ", ".join(r["connected_to"])] for r in rows(g)]
+             human(r["macs"]), *(stats_columns.cells(r) if extra else []), ", ".join(r["connected_to"])] for r in rs]
     return head, body
 
 

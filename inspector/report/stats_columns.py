@@ -1,0 +1,63 @@
+"""``summary --stats FILE``: the activation statistics of a stats file as summary columns.
+
+The file is read and checked against the model by :func:`inspector.numerics.overlay.load_overlay`
+(a stats file of another model is refused). Each measured layer call gets a ``stats``
+node attribute (its first output's record; every output's under ``outputs`` when it has
+several), which the text/Markdown tables show as columns and the JSON rows carry whole.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from inspector.graph import ModelGraph
+
+#: (header, record key, kind): kind "num" = 3 significant digits, "frac" = a percentage.
+COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("Mean", "mean", "num"), ("Std", "std", "num"), ("Min", "min", "num"), ("Max", "max", "num"),
+    ("Zeros", "zero_fraction", "frac"), ("Dead", "dead_fraction", "frac"),
+)
+
+
+def attach_stats(g: ModelGraph, path: str) -> None:
+    """Read the stats file ``path`` for ``g`` and put each call's record on its node."""
+    from inspector.errors import InspectorError
+    from inspector.numerics.overlay import load_overlay
+
+    ov = load_overlay(path, g)
+    if ov.kind != "stats":
+        raise InspectorError("--stats takes a stats file (`inspector stats`); a compare file goes to "
+                             "`render --overlay`", path)
+    for nid, recs in ov.records().items():
+        rec = dict(recs[0])
+        if len(recs) > 1:
+            rec["outputs"] = recs
+        g.node(nid)["stats"] = rec
+    g.meta["stats_source"] = ov.source
+
+
+def headers(rows: list[dict[str, Any]]) -> list[str]:
+    """The extra column headers, when any row carries statistics."""
+    if not any(r.get("stats") for r in rows):
+        return []
+    return [h for h, _, _ in COLUMNS] + ["NaN/Inf"]
+
+
+def cells(r: dict[str, Any]) -> list[str]:
+    s = r.get("stats")
+    if not s:
+        return [""] * (len(COLUMNS) + 1)
+    out = [_fmt(s.get(key), kind) for _, key, kind in COLUMNS]
+    nan, inf = s.get("nan") or 0, s.get("inf") or 0
+    out.append(f"{nan:,}/{inf:,}" if nan or inf else "0")
+    return out
+
+
+def _fmt(v: Any, kind: str) -> str:
+    if v is None:
+        return "-"
+    if kind == "frac":
+        return f"{100 * float(v):.1f}%"
+    v = float(v)
+    if v == 0:
+        return "0"
+    return f"{v:.2e}" if abs(v) >= 1e4 or abs(v) < 1e-3 else f"{v:.3g}"
