@@ -24,6 +24,7 @@ from typing import Any
 from inspector.errors import InspectorError
 from inspector.graph import ModelGraph
 from inspector.render.view import VEdge, View, VNode
+from inspector.report.diff import TUNING_NAMES
 from inspector.report.diff import diff as structural_diff
 
 ADDED, CHANGED, REMOVED, SAME = "added", "changed", "removed", "same"
@@ -274,6 +275,8 @@ def changes_text(changes: dict[str, Any]) -> list[str]:
             lines += [f"{ck}: {_value(a)} → {_value(b)}" for ck, (a, b) in v.items()]
         elif k == "members":
             lines += [f"{s} inside: {', '.join(ids)}" for s, ids in v.items()]
+        elif k in TUNING_NAMES:
+            lines.append(f"{TUNING_NAMES[k]}: {v[0] or 'none'} → {v[1] or 'none'}")
         else:
             name = {"class_name": "class", "output_shapes": "output"}.get(k, k)
             lines.append(f"{name}: {_value(v[0])} → {_value(v[1])}")
@@ -290,8 +293,19 @@ def status_line(n: VNode) -> str | None:
     if "members" in info:
         return "~ " + ", ".join(f"{len(ids)} {s}" for s, ids in info["members"].items()) + " inside"
     keys = [k for k in info if k != "config"] + list(info.get("config") or {})
-    names = {"class_name": "class", "output_shapes": "output"}
+    names = {"class_name": "class", "output_shapes": "output", "quantization": _tuning_word(info, "quantization"),
+             "lora_rank": _tuning_word(info, "lora_rank"), "dtype_policy": "dtype policy"}
     return "~ changed: " + ", ".join(names.get(k, k) for k in keys)
+
+
+def _tuning_word(info: dict[str, Any], key: str) -> str:
+    """``int8`` / ``LoRA r=4`` (now on), ``float`` / ``LoRA off`` (now off): the box's short mark."""
+    if key not in info:
+        return key
+    now = info[key][1]
+    if key == "quantization":
+        return f"quantized {now}" if now else "dequantized"
+    return f"LoRA r={now}" if now else "LoRA off"
 
 
 def tooltip_lines(n: VNode) -> list[str]:

@@ -4,7 +4,9 @@ Layer calls are matched by node id (layer name, plus call index for shared
 layers), which is what stays stable when a model is edited by reusing its
 layers (the seed's difficulty head) or re-saved. Reported: calls added and
 removed, calls whose class, config, shapes or parameter counts changed, and
-connections (tensor edges) added or removed.
+connections (tensor edges) added or removed. Fine-tuning and quantization are
+reported by what they mean (LoRA enabled, its rank, the quantization mode, the
+dtype policy) instead of the config entries that encode them.
 """
 from __future__ import annotations
 
@@ -17,6 +19,13 @@ from inspector.report.summary import fmt_shapes
 
 #: Config keys that differ between two saves of the same layer and mean nothing.
 _IGNORED_CONFIG = {"name", "shared_object_id"}
+#: What fine-tuning and quantization change, reported by meaning (``quantization: None -> int8``)
+#: rather than as the config entries that encode it.
+TUNING = ("quantization", "lora_rank", "dtype_policy")
+#: The config entries those encode; left out of the config changes when a TUNING field changed.
+_TUNING_CONFIG = {"dtype", "quantization_config", "lora_rank", "lora_alpha"}
+#: How the text diff names the TUNING fields.
+TUNING_NAMES = {"quantization": "quantization", "lora_rank": "LoRA rank", "dtype_policy": "dtype policy"}
 
 
 def _config(a: dict) -> Any:
@@ -52,9 +61,11 @@ def diff(a: ModelGraph, b: ModelGraph) -> dict[str, Any]:
             what["output_shapes"] = [fmt_shapes(x.get("output_shapes")), fmt_shapes(y.get("output_shapes"))]
         if _params(x) != _params(y):
             what["params"] = [_total(x), _total(y)]
+        tuned = {k: [x.get(k), y.get(k)] for k in TUNING if x.get(k) != y.get(k)}
+        what.update(tuned)
         cx, cy = _config(x), _config(y)
-        if cx != cy:
-            keys = sorted(k for k in set(cx) | set(cy) if cx.get(k) != cy.get(k))
+        keys = sorted(k for k in set(cx) | set(cy) if cx.get(k) != cy.get(k) and not (tuned and k in _TUNING_CONFIG))
+        if keys:
             what["config"] = {k: [cx.get(k), cy.get(k)] for k in keys}
         if what:
             changed.append({"id": nid, "class_name": y.get("class_name"), "changes": what})
@@ -121,6 +132,8 @@ def render_text(d: dict[str, Any]) -> str:
         for k, v in c["changes"].items():
             if k == "config":
                 parts += [f"{ck}: {json.dumps(cv[0])} -> {json.dumps(cv[1])}" for ck, cv in v.items()]
+            elif k in TUNING_NAMES:
+                parts.append(f"{TUNING_NAMES[k]}: {v[0] or 'none'} -> {v[1] or 'none'}")
             else:
                 parts.append(f"{k}: {v[0]} -> {v[1]}")
         lines.append(f"~ {c['id']} ({c['class_name']}): " + "; ".join(parts))

@@ -125,7 +125,7 @@ def test_summary_json_and_diff_name_lora_and_quantization(keras, tmp_path):
     r = run_cli("diff", base_path, lora_path)
     assert r.returncode == 0, r.stderr
     change = lora.count_params() - keras.models.load_model(base_path).count_params()
-    assert f"(+{change:,})" in r.stdout and "lora_rank" in r.stdout and "s1" in r.stdout
+    assert f"(+{change:,})" in r.stdout and "s1 (Dense): params: " in r.stdout and "LoRA rank: none -> 4" in r.stdout
 
 
 def _rewrite(path: str, out: str, config=None, weights=None) -> None:
@@ -231,3 +231,48 @@ def test_load_gives_the_same_split(keras, tmp_path):
     live = inspector.read(keras.models.load_model(path)).totals()
     for k in ("params_trainable", "params_non_trainable", "params_lora", "params_quantization"):
         assert static[k] == live[k], k
+
+
+def test_diff_and_render_diff_name_tuning_by_meaning(keras, tmp_path):
+    """diff says which layers got LoRA (and its rank) or were quantized, as Keras reports them;
+    render --diff marks exactly those boxes."""
+    import warnings
+
+    def build():
+        keras.utils.set_random_seed(5)
+        return _functional(keras)
+
+    build().save(tmp_path / "base.keras")
+    lora = build()
+    lora.get_layer("d1").enable_lora(4)
+    lora.save(tmp_path / "lora.keras")
+    q = build()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        q.quantize("int8")
+    q.save(tmp_path / "q.keras")
+    base = keras.models.load_model(tmp_path / "base.keras")
+    for name in ("lora", "q"):
+        tuned = keras.models.load_model(tmp_path / f"{name}.keras")
+        r = run_cli("diff", str(tmp_path / "base.keras"), str(tmp_path / f"{name}.keras"), "--format", "json")
+        assert r.returncode == 0, r.stderr
+        d = json.loads(r.stdout)
+        changed = {c["id"]: c["changes"] for c in d["changed"]}
+        want = {layer.name for layer in tuned.layers
+                if getattr(layer, "quantization_mode", None) or getattr(layer, "lora_enabled", False)}
+        assert set(changed) == want
+        for lid, ch in changed.items():
+            layer = tuned.get_layer(lid)
+            if name == "q":
+                assert ch["quantization"] == [None, layer.quantization_mode]
+            else:
+                assert ch["lora_rank"] == [None, layer.lora_rank]
+            assert ch["params"] == [base.get_layer(lid).count_params(), layer.count_params()]
+            assert "quantization_config" not in ch.get("config", {}) and "lora_alpha" not in ch.get("config", {})
+        assert d["params"]["delta"] == tuned.count_params() - base.count_params()
+        dot = tmp_path / f"{name}.dot"
+        assert run_cli("render", str(tmp_path / f"{name}.keras"), "--diff", str(tmp_path / "base.keras"),
+                       "-o", str(dot)).returncode == 0
+        marked = {line.split(" ", 1)[0].strip('"') for line in dot.read_text().splitlines()
+                  if "quantized int8" in line or "LoRA r=4" in line and "~ changed" in line}
+        assert marked == want
