@@ -139,21 +139,60 @@ class ImageSource:
         return len(self.files)
 
     def read(self, start: int, stop: int) -> np.ndarray:
-        import tensorflow as tf
+        """Rows ``start:stop`` decoded and resized to the input's (H, W, C), as float32.
 
+        With TensorFlow installed, as ``keras.utils.image_dataset_from_directory`` does it
+        (``tf.io.decode_image`` then bilinear ``tf.image.resize``), whatever the Keras
+        backend; without it (JAX or PyTorch backend, no TensorFlow), as Keras's own
+        backend-neutral loader does: ``keras.utils.load_img`` (Pillow, bilinear)."""
         _, h, w, c = self.shape
         out = np.empty((max(0, stop - start), h, w, c), dtype="float32")
+        decode = _tf_decoder() or _pillow_decoder()
         for i, f in enumerate(self.files[start:stop]):
-            try:
-                raw = tf.io.read_file(f)
-            except tf.errors.OpError as e:   # TF's text names its kernels; the user needs the reason
-                raise InspectorError(f"cannot read image ({_os_reason(e)})", f) from None
-            try:
-                img = tf.io.decode_image(raw, channels=c, expand_animations=False)
-            except tf.errors.OpError:
-                raise InspectorError("cannot decode image (not a valid JPEG, PNG, BMP or GIF file)", f) from None
-            out[i] = tf.image.resize(img, (h, w)).numpy()   # bilinear, as image_dataset_from_directory
+            out[i] = decode(f, h, w, c)
         return out
+
+
+def _tf_decoder() -> Any:
+    """TensorFlow's decode + resize, or None when TensorFlow is not installed."""
+    try:
+        import tensorflow as tf
+    except ImportError:
+        return None
+
+    def decode(f: str, h: int, w: int, c: int) -> np.ndarray:
+        try:
+            raw = tf.io.read_file(f)
+        except tf.errors.OpError as e:   # TF's text names its kernels; the user needs the reason
+            raise InspectorError(f"cannot read image ({_os_reason(e)})", f) from None
+        try:
+            img = tf.io.decode_image(raw, channels=c, expand_animations=False)
+        except tf.errors.OpError:
+            raise InspectorError("cannot decode image (not a valid JPEG, PNG, BMP or GIF file)", f) from None
+        return tf.image.resize(img, (h, w)).numpy()   # bilinear, as image_dataset_from_directory
+
+    return decode
+
+
+def _pillow_decoder() -> Any:
+    """``keras.utils.load_img`` (Pillow): Keras's image loader on every backend."""
+    import keras
+
+    modes = {1: "grayscale", 3: "rgb", 4: "rgba"}
+
+    def decode(f: str, h: int, w: int, c: int) -> np.ndarray:
+        try:
+            img = keras.utils.load_img(f, color_mode=modes[c], target_size=(h, w), interpolation="bilinear")
+        except ImportError:
+            raise InspectorError("reading images without TensorFlow needs Pillow: pip install pillow", f) from None
+        except OSError as e:
+            reason = "permission denied" if isinstance(e, PermissionError) else \
+                "no such file" if isinstance(e, FileNotFoundError) else \
+                "not a valid JPEG, PNG, BMP or GIF file"
+            raise InspectorError(f"cannot read image ({reason})", f) from None
+        return keras.utils.img_to_array(img, dtype="float32").reshape(h, w, c)
+
+    return decode
 
 
 def _os_reason(e: Any) -> str:
