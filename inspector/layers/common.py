@@ -252,10 +252,10 @@ def is_tensor_ref(value: Any) -> bool:
 
 def const_shape(value: Any) -> Shape:
     """Shape of a constant saved among call args: a Python scalar is ``()``,
-    a (nested, rectangular) list its NumPy shape, Keras 3's ``__numpy__``
-    dict the shape of its ``value``.  Strings and anything else raise."""
-    if isinstance(value, dict) and value.get("class_name") == "__numpy__":
-        value = (value.get("config") or {}).get("value")
+    a (nested, rectangular) list its NumPy shape, Keras 3's ``__numpy__`` /
+    ``__tensor__`` dict the shape of its ``value``.  Strings and anything else raise."""
+    if isinstance(value, dict) and value.get("class_name") in ("__numpy__", "__tensor__"):
+        value = (value.get("config") or {}).get("value")   # a NumPy array or a backend tensor, saved
     if isinstance(value, (bool, int, float)):
         return ()
     if not isinstance(value, (list, tuple)):

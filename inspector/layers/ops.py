@@ -113,7 +113,13 @@ def op_reduce(class_name: str, config: dict, shapes: list, kw: dict) -> Shape:
 
 
 def op_reshape(class_name: str, config: dict, shapes: list, kw: dict) -> Shape:
-    return reshape_dims(first(shapes), config.get("newshape"))
+    """A traced ``ops.reshape`` whose target held one dynamic size (saved as None) reshapes a
+    known input: that size is the one -1 would give."""
+    shape, target = first(shapes), config.get("newshape")
+    if isinstance(target, (list, tuple)) and shape is not None and None not in shape \
+            and sum(d is None for d in target) == 1 and -1 not in target:
+        target = [-1 if d is None else d for d in target]
+    return reshape_dims(shape, target)
 
 
 def op_transpose(class_name: str, config: dict, shapes: list,
@@ -403,6 +409,14 @@ def op_get_item(class_name: str, config: dict, shapes: list,
     return get_item(first(shapes), args[1])
 
 
+def op_dot_product_attention(class_name: str, config: dict, shapes: list, kw: dict) -> Shape:
+    """``ops.dot_product_attention(query, key, value)``, tensors laid out (batch, length, heads,
+    head dim): the output has the query's layout with the value's head dim."""
+    if len(shapes) < 3 or shapes[0] is None or shapes[2] is None or len(shapes[0]) != 4:
+        raise ShapeError("dot_product_attention needs query, key and value shapes")
+    return tuple(shapes[0][:-1]) + (shapes[2][-1],)
+
+
 OP_HANDLERS: dict[str, Handler] = {
     **{name: op_unary for name in OP_UNARY},
     **{name: op_binary for name in OP_BINARY},
@@ -431,4 +445,4 @@ OP_HANDLERS: dict[str, Handler] = {
 }
 # Contractions other than Matmul: kept apart because ``inspector.layers.costs``
 # counts every op in OP_HANDLERS as zero multiply-accumulates.
-CONTRACTION_HANDLERS: dict[str, Handler] = {"Einsum": op_einsum}
+CONTRACTION_HANDLERS: dict[str, Handler] = {"Einsum": op_einsum, "DotProductAttention": op_dot_product_attention}

@@ -21,6 +21,7 @@ import tensorflow as tf
 
 L = keras.layers
 
+import inspector  # noqa: E402
 from inspector.layers.costs import activation_bytes, count_macs  # noqa: E402
 
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow",
@@ -242,3 +243,94 @@ def test_activation_bytes_multi_output_and_unknowns():
     assert activation_bytes([(None, 4)], [None]) is None
     assert activation_bytes([(None, 4)], ["string"]) is None
     assert activation_bytes([None], ["float32"]) is None
+
+
+# --------------------------------------------------------------------------- hand formulas
+def _static_macs(model, tmp_path) -> dict:
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    return {n: a["macs"] for n, a in inspector.read(path).nodes()}
+
+
+def test_self_attention_formula(tmp_path):
+    """Self-attention, sequence S, width d, h heads of size k: Q/K/V projections,
+    QK^T, attention*V, output projection."""
+    S, d, h, k = 12, 20, 3, 7
+    x = keras.Input((S, d))
+    mha = L.MultiHeadAttention(num_heads=h, key_dim=k)
+    model = keras.Model(x, mha(x, x))
+    expected = 3 * S * d * h * k + 2 * S * S * h * k + S * h * k * d
+    assert _static_macs(model, tmp_path)[mha.name] == expected
+    assert inspector.read(model).node(mha.name)["macs"] == expected
+
+
+@pytest.mark.parametrize("gate", [False, True])
+def test_grouped_query_attention_formula(gate, tmp_path):
+    """Query heads Hq, key/value heads Hkv (repeated for free), head size k."""
+    Tq, Tk, d, k, hq, hkv = 5, 9, 16, 4, 6, 2
+    q, kv = keras.Input((Tq, d)), keras.Input((Tk, d))
+    gqa = L.GroupQueryAttention(head_dim=k, num_query_heads=hq, num_key_value_heads=hkv, use_gate=gate)
+    model = keras.Model([q, kv], gqa(q, kv))
+    expected = ((2 if gate else 1) * Tq * d * hq * k + 2 * Tk * d * hkv * k
+                + 2 * hq * Tq * Tk * k + Tq * hq * k * d)
+    assert _static_macs(model, tmp_path)[gqa.name] == expected
+
+
+def test_conv_lstm_matches_kernels():
+    """Per step, the input kernel and the recurrent kernel are each applied at every output
+    position (the recurrent convolution keeps the output size: "same", stride 1)."""
+    layer = L.ConvLSTM2D(5, 3, strides=2, return_sequences=True)
+    y = layer(keras.Input((4, 11, 9, 3)))
+    positions = y.shape[2] * y.shape[3]
+    per_step = positions * (int(np.prod(layer.cell.kernel.shape)) + int(np.prod(layer.cell.recurrent_kernel.shape)))
+    assert _ours(L.ConvLSTM2D(5, 3, strides=2, return_sequences=True), [(4, 11, 9, 3)]) == 4 * per_step
+
+
+def test_stacked_cells_match_kernels():
+    layer = L.RNN([L.LSTMCell(4), L.GRUCell(3)])
+    layer(keras.Input((6, 5)))
+    per_step = sum(int(np.prod(c.kernel.shape)) + int(np.prod(c.recurrent_kernel.shape)) for c in layer.cell.cells)
+    assert _ours(L.RNN([L.LSTMCell(4), L.GRUCell(3)]), [(6, 5)]) == 6 * per_step
+
+
+def test_dense_on_rank4_and_wrappers():
+    dense = L.Dense(6)
+    dense(keras.Input((3, 4, 5)))
+    assert _ours(L.Dense(6), [(3, 4, 5)]) == 3 * 4 * int(np.prod(dense.kernel.shape))
+    assert _ours(L.SpectralNormalization(L.Dense(6)), [(3, 5)]) == 3 * 5 * 6
+    td = L.TimeDistributed(L.Conv2D(4, 3))
+    assert _ours(td, [(2, 6, 6, 3)]) == 2 * _ours(L.Conv2D(4, 3), [(6, 6, 3)])
+
+
+def test_reversible_embedding_counts_the_reverse_matmul():
+    emb = L.ReversibleEmbedding(50, 8)
+    tokens = keras.Input((7,), dtype="int32")
+    hidden = emb(tokens)
+    logits = emb(hidden, reverse=True)
+    cfg = emb.get_config()
+    assert count_macs("ReversibleEmbedding", cfg, [tuple(tokens.shape)], [tuple(hidden.shape)], []) == 0
+    assert count_macs("ReversibleEmbedding", cfg, [tuple(hidden.shape)], [tuple(logits.shape)], []) == 7 * 8 * 50
+
+
+def test_keras_ops_contractions(tmp_path):
+    """``keras.ops.matmul`` / ``einsum`` nodes: every index combination is one MAC."""
+    a, b = keras.Input((3, 5)), keras.Input((5, 7))
+    m = keras.ops.matmul(a, b)
+    e = keras.ops.einsum("bij,bjk->bik", a, b)
+    n = keras.ops.einsum("bij,bkj->bik", a, keras.ops.transpose(b, (0, 2, 1)))
+    macs = _static_macs(keras.Model([a, b], [m, e, n]), tmp_path)
+    ops = {k: v for k, v in macs.items() if k.startswith(("matmul", "einsum"))}
+    assert sorted(ops.values()) == [3 * 5 * 7] * 3, macs
+    assert count_macs("TFOpLambda", {"function": "linalg.matmul", "trainable": True},
+                      [(None, 5, 3)], [(None, 3, 7)], []) == 3 * 5 * 7  # transpose_a
+
+
+def test_every_class_has_a_mac_rule_or_a_reason():
+    from inspector.layers import registry
+    from inspector.layers.costs import MAC_RULES, NO_MAC_RULE, ZERO_MACS, ZERO_REASONS
+
+    classes = registry.known_classes() | {c.__name__ for c in vars(keras.layers).values()
+                                          if isinstance(c, type) and issubclass(c, keras.layers.Layer)}
+    missing = sorted(c for c in classes if c not in MAC_RULES and c not in ZERO_MACS and c not in NO_MAC_RULE)
+    assert not missing
+    assert set(ZERO_REASONS) == set(ZERO_MACS) and not set(ZERO_MACS) & set(MAC_RULES)

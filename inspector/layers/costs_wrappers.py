@@ -1,0 +1,49 @@
+"""MAC rules of the wrappers, in terms of the layer they wrap: Bidirectional (both
+directions; the merge of the two outputs is element-wise, 0), TimeDistributed (time steps
+times one call of the inner layer) and SpectralNormalization (at inference the wrapped
+layer alone: the power iteration that renormalizes the kernel runs in training only).
+"""
+from __future__ import annotations
+
+from inspector.layers.common import unwrap_layer
+
+
+def _inner(cls: str, cfg: dict, ins: list, outs: list, weights: list) -> int | None:
+    from inspector.layers.costs import count_macs  # the dispatcher, which imports this module
+
+    return count_macs(cls, cfg, ins, outs, weights)
+
+
+def bidirectional(name, config, ins, outs, weights) -> int | None:
+    """Forward layer + backward layer (the forward one again when no backward_layer is saved)."""
+    total = 0
+    for key in ("layer", "backward_layer"):
+        entry = config.get(key)
+        if key == "backward_layer" and not isinstance(entry, dict):
+            entry = config.get("layer")
+        macs = _inner(*unwrap_layer(entry), ins[:1], [], [])
+        if macs is None:
+            return None
+        total += macs
+    return total
+
+
+def time_distributed(name, config, ins, outs, weights) -> int | None:
+    """``steps * MACs(inner layer on one step)``."""
+    x, y = (ins[0] if ins else None), (outs[0] if outs else None)
+    if x is None or len(x) < 3 or x[1] is None:
+        return None
+    child_out = [(y[0], *y[2:])] if y is not None and len(y) >= 2 else []
+    macs = _inner(*unwrap_layer(config.get("layer")), [(x[0], *x[2:])], child_out, weights)
+    return None if macs is None else x[1] * macs
+
+
+def spectral_normalization(name, config, ins, outs, weights) -> int | None:
+    """The wrapped layer's MACs on the same tensors."""
+    return _inner(*unwrap_layer(config.get("layer")), ins, outs, weights)
+
+
+def wrapper_rules() -> dict:
+    """Class name -> rule."""
+    return {"Bidirectional": bidirectional, "TimeDistributed": time_distributed,
+            "SpectralNormalization": spectral_normalization}
