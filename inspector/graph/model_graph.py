@@ -56,8 +56,19 @@ NODE_FIELDS: dict[str, str] = {
     "synthetic": "True for an InputLayer the file did not list (a Sequential's)",
     "failed": "True for the call where a traced model failed ('error' says why)",
     "error": "why a traced call failed (on the 'failed' node)",
-    "attribute": "traced models: the attribute of the model holding the layer (self.priority_scorer)",
-    "opaque": "True for the one node of a model whose file holds no layer graph (a custom model class)",
+    "attribute": "traced models: the attribute of the model holding the layer (self.priority_scorer); weight "
+                 "trees: the layer's path relative to its parent layer (layers/dense, attention)",
+    "opaque": "True for the one node of a model whose file holds no layer graph (a custom model class); its "
+              "'subgraph' holds the weight tree",
+    "weight_tree": "True for a node of a weight tree (a model with no layer graph, a keras-hub preset, a "
+                   "weights-only file): a layer and its weights, no edges (a weights file holds no data flow); "
+                   "a block's params and weights are its whole subtree's",
+    "path": "weight trees: the layer's group in the weights file (layers/gemma_decoder_block/attention; '' = "
+            "the model)",
+    "parent": "weight trees: the 'path' of the enclosing layer (None for the model)",
+    "params_own": "weight trees: parameters of the layer's own variables, without its sub-layers'",
+    "class_key": "weight trees: the snake_case class a layers-list key gives (batch_normalization_3 -> "
+                 "batch_normalization); 'class_name' stays None unless a config names the class",
 }
 
 #: Edge attributes.

@@ -16,8 +16,10 @@ from typing import Any, BinaryIO
 from inspector.errors import BadModelFile, TooLarge, UnsafeModel, quote
 from inspector.readers.archive import KNOWN_MEMBERS, MAX_JSON_BYTES, parse_json
 
-#: Members a folder save may have that the reader looks at (the rest are ignored).
-_LOOKED_AT = (*KNOWN_MEMBERS, "model.weights.json", "model.weights.npz")
+#: Members a folder save may have that the reader looks at (the rest are ignored); a keras-hub
+#: preset adds the task, its preprocessor and tokenizer (shards and assets are added by name).
+_LOOKED_AT = (*KNOWN_MEMBERS, "model.weights.json", "model.weights.npz",
+              "task.json", "task.weights.h5", "preprocessor.json", "tokenizer.json")
 
 
 def is_keras_dir(path: str) -> bool:
@@ -28,24 +30,38 @@ def is_keras_dir(path: str) -> bool:
 class KerasDirectory:
     """A Keras folder save opened read-only; ``members`` maps member names to their lstat."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, looked_at: tuple[str, ...] = _LOOKED_AT):
         self.path = path
         self._files: list[BinaryIO] = []
         self.members: dict[str, os.stat_result] = {}
-        for name in _LOOKED_AT:
-            full = os.path.join(path, name)
+        for name in looked_at:
+            self.add_member(name, missing_ok=True)
+
+    def add_member(self, name: str, missing_ok: bool = False) -> bool:
+        """Make ``name`` (relative, ``/``-separated, already checked to stay in the folder) a
+        member: refused when it, or a folder on the way, is a symbolic link or not a regular
+        file. False when it does not exist and ``missing_ok``."""
+        parts = name.split("/")
+        for i in range(1, len(parts) + 1):
+            rel = "/".join(parts[:i])
+            full = os.path.join(self.path, *parts[:i])
             try:
                 st = os.lstat(full)
             except FileNotFoundError:
-                continue
+                if missing_ok:
+                    return False
+                raise BadModelFile(f"{rel} is missing", self.path) from None
             except OSError as e:
-                raise BadModelFile(f"cannot read {name}: {e.strerror or e}", path) from None
+                raise BadModelFile(f"cannot read {rel}: {e.strerror or e}", self.path) from None
             if stat.S_ISLNK(st.st_mode):
-                raise UnsafeModel(f"{name} is a symbolic link ({quote(os.readlink(full))}) — refusing "
-                                  "(it could point anywhere on this machine)", path)
-            if not stat.S_ISREG(st.st_mode):
-                raise BadModelFile(f"{name} is not a regular file", path)
-            self.members[name] = st
+                raise UnsafeModel(f"{rel} is a symbolic link ({quote(os.readlink(full))}) — refusing "
+                                  "(it could point anywhere on this machine)", self.path)
+            if i < len(parts) and not stat.S_ISDIR(st.st_mode):
+                raise BadModelFile(f"{rel} is not a folder", self.path)
+        if not stat.S_ISREG(st.st_mode):
+            raise BadModelFile(f"{name} is not a regular file", self.path)
+        self.members[name] = st
+        return True
 
     def close(self) -> None:
         for f in self._files:
@@ -82,10 +98,11 @@ class KerasDirectory:
     def read_json(self, name: str) -> Any:
         return parse_json(self.read_member(name), name, self.path)
 
-    def open_weights(self) -> BinaryIO | None:
-        """``model.weights.h5`` opened for reading (closed with the folder), or None."""
-        if "model.weights.h5" not in self.members:
+    def open_weights(self, name: str = "model.weights.h5") -> BinaryIO | None:
+        """A weights member (``model.weights.h5``, a shard) opened for reading (closed with the
+        folder), or None when it is not a member."""
+        if name not in self.members:
             return None
-        f = self._open("model.weights.h5")
+        f = self._open(name)
         self._files.append(f)
         return f

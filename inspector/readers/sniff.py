@@ -12,8 +12,8 @@ HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
 
 def sniff(path: str) -> str:
-    """'zip', 'hdf5', 'dir' (an unzipped Keras save) or 'unknown', from the first bytes (never from
-    the suffix alone)."""
+    """'zip', 'hdf5', 'dir' (an unzipped Keras save), 'json' (a sharded-weights index) or
+    'unknown', from the first bytes (never from the suffix alone)."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -39,6 +39,8 @@ def sniff(path: str) -> str:
                 return "zip"
             if head.startswith(HDF5_MAGIC):
                 return "hdf5"
+            if head.lstrip().startswith(b"{"):
+                return "json"
             # HDF5 files may carry a user block: the signature can sit at 512, 1024, ...
             off = 512
             while off < min(st.st_size, 1 << 20):

@@ -29,17 +29,26 @@ from inspector.readers.config_graph import build_graph, is_model_config
 from inspector.readers.folder import KerasDirectory
 from inspector.readers.hdf5 import lite as h5lite
 from inspector.readers.hdf5 import snapshot as h5snapshot
+from inspector.readers.preset import read_folder, read_weights_index
 from inspector.readers.sniff import sniff
+from inspector.readers.weight_tree import (
+    NO_EDGES,
+    WEIGHTS_ONLY,
+    TreeNode,
+    assemble,
+    legacy_tree,
+    mark,
+    name_classes,
+    prune,
+    to_graph,
+    v3_entries,
+)
 from inspector.readers.weights import (
     LegacyContainer,
     V3Container,
-    WeightInfo,
-    _dataset_info,
     check_hdf5,
     h5_errors,
-    is_dataset,
     is_group,
-    numel,
     read_text_attr,
 )
 
@@ -71,6 +80,8 @@ def read_file(path: str, allow_code: bool = False) -> ModelGraph:
             g = _read_keras_zip(path, allow_code, folder=True)
         elif kind == "hdf5":
             g = _read_h5(path, allow_code)
+        elif kind == "json":
+            g = read_weights_index(path)
         else:
             raise BadModelFile("not a Keras model file (neither a .keras zip archive nor an HDF5 .h5 file)", path)
     finally:
@@ -99,14 +110,20 @@ def _read_keras_zip(path: str, allow_code: bool, folder: bool = False) -> ModelG
                 return _with_path(path, V3Container, layers_group, entries)
 
             return _graph_from_config(config, container, path,
-                                      opaque_weights=lambda: _with_path(path, h5_errors(_v3_tree), root))
+                                      opaque_weights=lambda: assemble(_with_path(path, v3_entries, root)))
 
         stream = ar.open_weights()
         unread = next((w for w in ("model.weights.json", "model.weights.npz") if w in ar.members), None)
-        if stream is None and unread is not None:
+        if folder and isinstance(config, dict) and not is_model_config(config):
+            # a keras-hub preset, or a custom model class saved unzipped: the weight tree
+            _check_class(config, path)
+            g = read_folder(ar, config, meta, path)
+            g.meta.update(opaque=True, hint=LOAD_HINT)
+            g.meta["notes"] = [NO_EDGES, *(g.meta.get("notes") or [])]
+        elif stream is None and unread is not None:
             # sharded (model.weights.json + shards) or weights_format="npz": the graph without
             # parameter counts, and --load (whose static check this also is) reads them with Keras
-            g = _graph_from_config(config, None, path, opaque_weights=lambda: {})
+            g = _graph_from_config(config, None, path, opaque_weights=lambda: None)
             g.meta["notes"] = [f"weights stored as {unread} are not read statically: parameter counts "
                                "unknown (--load reads them with Keras)"]
         elif stream is None:
@@ -124,10 +141,7 @@ def _read_h5(path: str, allow_code: bool) -> ModelGraph:
         _with_path(path, check_hdf5, root, "HDF5 file")
         raw = _with_path(path, h5_errors(read_text_attr), root, "model_config")
         if raw is None:
-            if "layers" in root or "model_weights" in root or "layer_names" in root.attrs:
-                raise BadModelFile("this is a weights-only file (no model_config); "
-                                   "the architecture is not in it", path)
-            raise BadModelFile("HDF5 file has no model_config attribute (not a Keras full-model .h5)", path)
+            return _weights_only(root, path), None
         if isinstance(raw, bytes):
             data = raw
         elif isinstance(raw, str):
@@ -138,7 +152,7 @@ def _read_h5(path: str, allow_code: bool) -> ModelGraph:
         audit = _audit(config, path)
         mw = _with_path(path, h5_errors(_hard_group), root, "model_weights")
         g = _graph_from_config(config, LegacyContainer(mw if mw is not None else root), path,
-                               opaque_weights=lambda: {})
+                               opaque_weights=lambda: None)
         kv = _with_path(path, h5_errors(read_text_attr), root, "keras_version")
         backend = _with_path(path, h5_errors(read_text_attr), root, "backend")
         g.meta.update(keras_version=_meta_str(kv), backend=_meta_str(backend))
@@ -146,7 +160,8 @@ def _read_h5(path: str, allow_code: bool) -> ModelGraph:
 
     with open(path, "rb") as f:
         g, audit = read_hdf5(path, f, body, "not a readable HDF5 file")
-    g.meta.update(source=path, format="h5-legacy")
+    g.meta.update(source=path)
+    g.meta.setdefault("format", "h5-legacy")
     _annotate(g, audit, path, allow_code)
     return g
 
@@ -266,11 +281,15 @@ def _names(items: list[str], limit: int = 5) -> str:
     return shown + (f", … {len(items) - limit} more" if len(items) > limit else "")
 
 
-def _graph_from_config(config: Any, weights: Any, path: str, opaque_weights: Any) -> ModelGraph:
+def _check_class(config: Any, path: str) -> None:
     if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
         raise BadModelFile("config is not a Keras model config (no class_name)", path)
     if not displayable(config["class_name"]):
         raise BadGraph(f"the model's class name has control characters or bidirectional overrides ({quote(config['class_name'])})", path)
+
+
+def _graph_from_config(config: Any, weights: Any, path: str, opaque_weights: Any) -> ModelGraph:
+    _check_class(config, path)
     if config["class_name"] in ("Functional", "Sequential") and not is_model_config(config):
         raise BadGraph(f"the config is a {config['class_name']} model without a layer list", path)
     if is_model_config(config):
@@ -281,37 +300,48 @@ def _graph_from_config(config: Any, weights: Any, path: str, opaque_weights: Any
     return _opaque(config, path, opaque_weights())
 
 
-def _opaque(config: dict, path: str, tree: dict[str, list[WeightInfo]]) -> ModelGraph:
-    """A model whose config is a custom class with no layer list: one node, its weights, a hint."""
+def _opaque(config: dict, path: str, tree: TreeNode | None) -> ModelGraph:
+    """A model whose config is a custom class with no layer list: one node holding the whole
+    model, its weight tree as nested graphs (None: weights not read, counts unknown), a hint."""
     name = str((config.get("config") or {}).get("name") or config["class_name"]) if isinstance(config.get("config"), dict) else config["class_name"]
     if not displayable(name):
         raise BadGraph(f"the model's name has control characters or bidirectional overrides ({quote(name)})", path)
-    g = ModelGraph(name=name, class_name=config["class_name"])
-    weights = [w for ws in tree.values() for w in ws]
-    g.add_node(name, name=name, class_name=config["class_name"], module=config.get("module"),
-               registered_name=config.get("registered_name"), kind="model", call_index=0, num_calls=1,
-               config=config.get("config") if isinstance(config.get("config"), dict) else {},
-               activation=None, trainable=True, input_shapes=[], output_shapes=[], output_dtypes=[],
-               weights=[w.as_dict() for w in weights],
-               params_trainable=sum(numel(w.shape) for w in weights), params_non_trainable=0,
-               macs=None, activation_bytes=None, opaque=True)
+    root = tree or TreeNode("", "", name)
+    root.name, root.class_name = name, config["class_name"]
+    mark(root, config)
+    name_classes(root, config)
+    prune(root)
+    g = to_graph(root, name, config["class_name"], config, config.get("module"))
+    if tree is None:
+        node = g.store.nodes[name]
+        node["params_trainable"] = node["params_non_trainable"] = node["weights"] = None
+    else:
+        g.meta["notes"] = [NO_EDGES]
     g.meta["opaque"] = True
     g.meta["hint"] = LOAD_HINT
-    g.meta["weight_tree"] = {k: [w.as_dict() for w in ws] for k, ws in tree.items()}
     return g
 
 
-def _v3_tree(root: Any) -> dict[str, list[WeightInfo]]:
-    """Every dataset of a weights file grouped by its parent path (for opaque models)."""
-    tree: dict[str, list[WeightInfo]] = {}
-    for count, (path, obj) in enumerate(root.walk(), 1):
-        if count > 1_000_000:
-            break
-        if is_dataset(obj):
-            parent = path.lstrip("/").rpartition("/")[0]
-            parent = parent[:-5] if parent.endswith("/vars") else parent
-            tree.setdefault(parent or "/", []).append(_dataset_info(obj, path.lstrip("/")))
-    return tree
+def _weights_only(root: Any, path: str) -> ModelGraph:
+    """A weights-only HDF5 file (Keras 3 ``*.weights.h5``; Keras 2 / tf-keras ``save_weights``
+    with ``layer_names``): its weight tree, and a note that the architecture is not in it."""
+    legacy = root if "layer_names" in root.attrs else None
+    mw = _with_path(path, h5_errors(_hard_group), root, "model_weights")
+    if legacy is None and mw is not None and "layer_names" in mw.attrs:
+        legacy = mw
+    if legacy is not None:
+        tree, fmt = _with_path(path, legacy_tree, legacy), "h5-weights"
+    elif is_group(root.get("vars")) or is_group(root.get("layers")):
+        tree, fmt = assemble(_with_path(path, v3_entries, root)), "keras-v3-weights"
+    else:
+        raise BadModelFile("HDF5 file has no model_config attribute and no Keras weights (not a Keras "
+                           "model or weights file)", path)
+    mark(tree, None)
+    prune(tree)
+    name = tree.name or os.path.basename(path)
+    g = to_graph(tree, name, "?")
+    g.meta.update(format=fmt, notes=[WEIGHTS_ONLY, NO_EDGES])
+    return g
 
 
 def _short(e: Exception) -> str:

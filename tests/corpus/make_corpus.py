@@ -536,7 +536,8 @@ def build(outdir: str, sentinel: str, url: str = "http://127.0.0.1:9/payload.bin
 
     # ---- legacy .h5
     write_h5(p("legacy_weights_only.h5"), with_config=False)
-    err("h5-weights-only", "legacy_weights_only.h5", "BadModelFile", r"weights-only file", "save_weights output")
+    ok("h5-weights-only", "legacy_weights_only.h5", r"holds weights only \(no architecture\)",
+       "save_weights output: read as a weight tree, with a note")
     with h5py.File(p("legacy_empty.h5"), "w"):
         pass
     err("h5-no-model-config", "legacy_empty.h5", "BadModelFile", r"no model_config", "empty HDF5 file")
