@@ -1,6 +1,6 @@
 """``--collapse``: fold name groups and repeated blocks so a 1,000-layer model stays readable.
 
-Two passes over a :class:`~.view.View`:
+Three passes over a :class:`~.view.View`:
 
 1. **Name groups** (:mod:`.groups`): ``conv2_block1_*``, ``block2a_*``, NASNet's
    ``…_4`` cells become one box each. Any group whose folding would create a
@@ -10,6 +10,15 @@ Two passes over a :class:`~.view.View`:
    same class and shape) with the same structure, each feeding the next, folds
    into one box ``×N``: ResNet50's ``conv2_block2`` and ``conv2_block3`` become
    one box, a 2,500-block generated model becomes a handful.
+3. **Structure** (:mod:`inspector.graph.blocks`), for the calls no name group took: the same
+   single-entry single-exit region (classes, configs without names, shapes, wiring)
+   repeated k times in a row folds into one ``×k`` box, so a residual network whose layers
+   kept Keras's default names (``conv1d_7``, ``add_3``) folds too. Blocks differing in a
+   hyper-parameter (kernel 11 vs 21) fold apart. (It runs before pass 2, which then
+   only sees what is left.)
+
+Every folded box carries its per-block parameters and MACs and the hyper-parameters that
+tell its layers apart (``block_details``), for the labels and the HTML page.
 
 Model inputs and outputs are never folded away: they stay their own boxes.
 """
@@ -20,20 +29,72 @@ from typing import Any, Iterable
 
 import networkx as nx
 
+from inspector.graph.blocks import find_runs, fold_of, node_key
+from inspector.layers.hparams import all_params, key_params
 from inspector.render.diffstyle import box_status
 from inspector.render.groups import foldable as _foldable
 from inspector.render.groups import name_groups
 from inspector.render.view import VEdge, View, VNode
+
+#: ``--collapse`` left unset (the CLI's default): fold when the flat diagram has more boxes
+#: than this; a longer single column of boxes is no longer read, only scrolled
+AUTO_COLLAPSE = 60
 
 
 def collapse(view: View, min_size: int = 4) -> None:
     """Fold ``view`` in place (see the module docstring)."""
     unit_of = _name_units(view, min_size)
     unit_of = _make_acyclic(view, unit_of)
+    struct = _structural(view, unit_of)
     units = _units(view, unit_of)
-    folds = _fold_runs(view, units, unit_of, min_size)
+    taken = {u for _, run in struct for u in run}
+    folds = struct + [(_run_id(run), run) for run in _fold_runs(view, units, unit_of, min_size, taken)]
     _rebuild(view, units, folds, unit_of)
     view.collapsed = True
+
+
+def collapse_auto(view: View, opts: Any) -> bool:
+    """Fold an unfolded view when ``opts.collapse`` is None (auto) and it has more than
+    :data:`AUTO_COLLAPSE` boxes; True when it folded."""
+    if opts.collapse is None and not view.collapsed and len(view.nodes) > AUTO_COLLAPSE:
+        collapse(view, opts.collapse_min)
+        return True
+    return False
+
+
+def _structural(view: View, unit_of: dict[str, str]) -> list[tuple[str, list[str]]]:
+    """Pass 3: repeated blocks by structure among the calls no name group took. Each block
+    becomes a unit ``[s:first call]``; returns (box id, the run's units) per run."""
+    preds: dict[str, list[tuple[int, str, int]]] = defaultdict(list)
+    for e in view.edges:
+        preds[e.dst].append((e.attrs.get("arg_index") or 0, e.src, e.attrs.get("tensor_index") or 0))
+    inputs = {d: [(s, t) for _, s, t in sorted(v)] for d, v in preds.items()}
+
+    def key(did: str) -> Any:
+        n = view.nodes[did]
+        if unit_of[did] != did or not _foldable(n) or n.attrs.get("failed"):
+            return None
+        return n.cluster, n.diff, node_key(n.attrs)
+
+    external = [d for d, n in view.nodes.items() if n.attrs.get("kind") == "input"]
+    out = []
+    for blocks in find_runs(list(view.nodes), lambda d: inputs.get(d, ()), key, external):
+        if len({view.nodes[d].cluster for b in blocks for d in b}) != 1:
+            continue
+        run = []
+        for b in blocks:
+            u = f"[s:{b[0]}]"
+            for d in b:
+                unit_of[d] = u
+            run.append(u)
+        out.append((f"[{blocks[0][0]} … {blocks[-1][-1]}]", run))
+    if out and not nx.is_directed_acyclic_graph(_quotient(view, unit_of)):  # never expected: a safety net
+        for _, run in out:
+            for u in run:
+                for d in [d for d, x in unit_of.items() if x == u]:
+                    unit_of[d] = d
+        return []
+    return out
 
 
 def _name_units(view: View, min_size: int) -> dict[str, str]:
@@ -86,7 +147,8 @@ def _shape_key(s: Any) -> Any:
     return tuple(s) if isinstance(s, (list, tuple)) else s
 
 
-def _fold_runs(view: View, units: dict[str, list[str]], unit_of: dict[str, str], min_size: int) -> list[list[str]]:
+def _fold_runs(view: View, units: dict[str, list[str]], unit_of: dict[str, str], min_size: int,
+               taken: set[str] = frozenset()) -> list[list[str]]:
     """Runs of same-structure units, each feeding the next, that can fold without a cycle.
 
     A unit may also take inputs from earlier units of its run (NASNet cells read the two
@@ -100,7 +162,7 @@ def _fold_runs(view: View, units: dict[str, list[str]], unit_of: dict[str, str],
             internal[unit_of[e.src]].append((e.src, e.dst))
     sig = {u: _signature(view, dids, internal[u]) for u, dids in units.items()}
     foldable = {u for u, dids in units.items() if all(_foldable(view.nodes[d]) for d in dids)}
-    done: set[str] = set()
+    done: set[str] = set(taken)
     runs = []
     for u in sorted(units, key=topo.__getitem__):
         if u in done or u not in foldable:
@@ -146,11 +208,15 @@ def _convex(q: nx.DiGraph, run: set[str], topo: dict[str, int]) -> bool:
 
 
 # --------------------------------------------------------------------------- rebuild the view
-def _rebuild(view: View, units: dict[str, list[str]], folds: list[list[str]], unit_of: dict[str, str]) -> None:
+def _run_id(run: list[str]) -> str:
+    return f"[{_unit_name(run[0])} … {_unit_name(run[-1])}]"
+
+
+def _rebuild(view: View, units: dict[str, list[str]], folds: list[tuple[str, list[str]]],
+             unit_of: dict[str, str]) -> None:
     final_of: dict[str, str] = {}  # unit id -> final box id
     boxes: dict[str, tuple[list[str], int]] = {}  # final id -> (member display ids, repeats)
-    for run in folds:
-        fid = f"[{_unit_name(run[0])} … {_unit_name(run[-1])}]"
+    for fid, run in folds:
         boxes[fid] = ([d for u in run for d in units[u]], len(run))
         for u in run:
             final_of[u] = fid
@@ -198,6 +264,7 @@ def _box(view: View, bid: str, dids: list[str], repeats: int) -> VNode:
               if (m.attrs.get("call_index") or 0) == 0]
     known = all(t is not None or n is not None for t, n in params)
     macs = [m.attrs.get("macs") for m in members]
+    block = fold_of([dids[:per_block]], lambda d: view.nodes[d].attrs)
     inside = set(dids)
     in_shapes = [e.attrs.get("shape") for e in view.edges if e.dst in inside and e.src not in inside]
     out_shapes = [e.attrs.get("shape") for e in view.edges if e.src in inside and e.dst not in inside]
@@ -215,6 +282,9 @@ def _box(view: View, bid: str, dids: list[str], repeats: int) -> VNode:
         "params_non_trainable": sum(n or 0 for _, n in params) if known else None,
         "macs": sum(macs) if all(x is not None for x in macs) else None,
         "layers_per_block": per_block,
+        "params_per_block": block.params_per_block,
+        "macs_per_block": block.macs_per_block,
+        "block_details": block_details(members[:per_block]),
         "members": [{"id": m.id, "name": m.attrs.get("name"), "class_name": m.attrs.get("class_name"),
                      "output_shapes": m.attrs.get("output_shapes")} for m in members],
         "failed": any(m.attrs.get("failed") for m in members),
@@ -223,6 +293,19 @@ def _box(view: View, bid: str, dids: list[str], repeats: int) -> VNode:
     status, info = box_status(members)
     return VNode(bid, attrs, first.cluster, members=dids, repeats=repeats,
                  highlighted=None if hl[0] is None else any(hl), diff=status, diff_info=info)
+
+
+def block_details(members: list[VNode]) -> dict[str, list[str]]:
+    """What tells this block's layers apart, once per distinct layer: ``{"key": ["Conv1D 32, k11
+    d4, same", "Activation relu"], "all": [...]}`` (see :mod:`inspector.layers.hparams`)."""
+    out: dict[str, list[str]] = {"key": [], "all": []}
+    for what, fn in (("key", key_params), ("all", all_params)):
+        for m in members:
+            fields = fn(m.attrs.get("class_name"), m.attrs.get("config"))
+            text = f"{m.attrs.get('class_name')} {', '.join(fields)}" if fields else ""
+            if text and text not in out[what]:
+                out[what].append(text)
+    return out
 
 
 def _dedupe(shapes: list[Any]) -> list[Any]:

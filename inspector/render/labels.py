@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from inspector.layers.hparams import all_params, key_params
 from inspector.render.diffstyle import status_line, tooltip_lines
 from inspector.render.escape import HtmlLabel, html_label, label_text
 from inspector.render.options import RenderOptions
@@ -65,13 +66,17 @@ def info_lines(n: VNode, opts: RenderOptions) -> list[str]:
         lines.append(" · ".join(extra))
     costs = []
     p = params_of(a)
+    per = n.repeats if n.repeats > 1 and "params_per_block" in a else 0  # a fold: "params: 4 × 8,416" per block
     if opts.show_params and a.get("kind") != "input":
         if (a.get("call_index") or 0) > 0:
             costs.append("params: shared")
+        elif per and a.get("params_per_block") is not None:
+            costs.append(f"params: {per} × {a['params_per_block']:,}")
         elif p is not None:
             costs.append(f"params: {p:,}")
     if opts.show_macs and a.get("kind") != "input":
-        costs.append(f"MACs: {human(a.get('macs'))}")
+        macs = a.get("macs_per_block") if per else a.get("macs")
+        costs.append(f"MACs: {per} × {human(macs)}" if per and macs is not None else f"MACs: {human(a.get('macs'))}")
     if costs:
         lines.append(" · ".join(costs))
     shared = shared_text(a)
@@ -119,8 +124,36 @@ def class_lines(n: VNode) -> list[str]:
     return [cut(x + ("," if i < len(lines) - 1 else "")) for i, x in enumerate(lines)]
 
 
+def details(n: VNode, level: str) -> list[str]:
+    """The box's hyper-parameters at ``level`` ("key", "all", "none"): a layer's fields, or for a
+    folded box one entry per distinct layer of a block (``Conv1D 32, k11 d4, same``)."""
+    a = n.attrs
+    if level == "none":
+        return []
+    if n.members:
+        return list((a.get("block_details") or {}).get(level) or [])
+    fn = key_params if level == "key" else all_params
+    return fn(a.get("class_name"), a.get("config"))
+
+
+def detail_lines(n: VNode, opts: RenderOptions) -> list[str]:
+    """:func:`details` as box lines: a layer's fields joined by ', ' and a folded box's layers
+    by ' · ', wrapped at :data:`WRAP` so the box stays narrow."""
+    items = details(n, opts.details)
+    if not items:
+        return []
+    sep = " · " if n.members else ", "
+    lines: list[str] = []
+    for part in items:
+        if lines and len(lines[-1]) + len(sep) + len(part) <= WRAP:
+            lines[-1] += sep + part
+        else:
+            lines.append(part)
+    return [cut(x) for x in lines]
+
+
 def node_label(n: VNode, opts: RenderOptions) -> HtmlLabel:
-    """HTML-like label: bold name (or class when names are off), class line, info lines."""
+    """HTML-like label: bold name (or class when names are off), class line, details, info lines."""
     a = n.attrs
     head = []
     if opts.show_layer_names or n.members:
@@ -128,6 +161,7 @@ def node_label(n: VNode, opts: RenderOptions) -> HtmlLabel:
         head += [f'<font point-size="9">{esc(x)}</font>' for x in class_lines(n)]
     else:
         head.append(f"<b>{esc(cut(class_text(n)))}</b>")
+    head += [f'<font point-size="9">{esc(x)}</font>' for x in detail_lines(n, opts)]
     body = [esc(x) for x in info_lines(n, opts)]
     return html_label("<br/>".join(head + body))
 
@@ -144,6 +178,9 @@ def tooltip(n: VNode) -> str:
     p = params_of(a)
     if p is not None and (a.get("call_index") or 0) == 0:
         lines.append(f"params: {p:,}")
+    if n.repeats > 1 and a.get("params_per_block") is not None:
+        lines.append(f"per block: {a['params_per_block']:,} params, {human(a.get('macs_per_block'))} MACs")
+    lines += details(n, "all")
     if a.get("failed"):
         lines.append("error: " + str(a.get("error") or "unknown error"))
     lines += tooltip_lines(n)
