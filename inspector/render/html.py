@@ -6,6 +6,12 @@ from :mod:`.viewer` (pan, zoom, search by name or class, click for the full
 config, shapes, parameters and weight shapes). Nothing is fetched, so the file
 can be mailed, archived or opened offline, and it shows the same diagram the
 SVG does.
+
+It opens at a readable scale at the model's inputs, with a minimap and ``fit``
+(:mod:`.viewer_nav`). Nested models fold and unfold in place, and folded boxes
+open in place, without re-running the tool (:mod:`.viewer_blocks` says how):
+for that the blob also carries each box's cluster, the clusters (SVG id ``c3``
+-> label, parent, layer count) and the edges (``e40`` -> its two boxes).
 """
 from __future__ import annotations
 
@@ -15,8 +21,9 @@ from typing import Any
 
 from inspector.render.diffstyle import MARKS, changes_text
 from inspector.render.escape import xml_text
-from inspector.render.labels import params_of, shared_text
+from inspector.render.labels import details, params_of, shared_text
 from inspector.render.options import RenderOptions
+from inspector.render.overlay_data import overlay_data
 from inspector.render.style import FAMILIES
 from inspector.render.view import View
 from inspector.render.viewer import CSS, JS
@@ -28,6 +35,7 @@ def node_data(view: View) -> dict[str, Any]:
     from inspector.render.dot import node_family
 
     svg_id = {did: f"n{i}" for i, did in enumerate(view.nodes)}
+    cluster_id = cluster_ids(view)
     ins: dict[str, list[str]] = {d: [] for d in view.nodes}
     outs: dict[str, list[str]] = {d: [] for d in view.nodes}
     for e in view.edges:
@@ -63,15 +71,43 @@ def node_data(view: View) -> dict[str, Any]:
             "shared": shared_text(a),
             "output": n.is_output,
             "error": a.get("error") if a.get("failed") else None,
+            "cluster": cluster_id.get(n.cluster),
             "inputs": ins[did],
             "outputs": outs[did],
             "members": _members(a) if n.members else None,
             "repeats": n.repeats,
             "config": a.get("config"),
+            "details": details(n, "key"),
+            "details_all": details(n, "all"),
             "diff": n.diff if n.diff in MARKS else None,
             "diff_changes": changes_text(n.diff_info) if n.diff in MARKS else [],
         }
     return data
+
+
+def cluster_ids(view: View) -> dict[str | None, str]:
+    """Display id of each nested model -> the SVG id :mod:`.dot` gives its frame (``c3``)."""
+    return {cid: f"c{i}" for i, cid in enumerate(view.clusters)}
+
+
+def cluster_data(view: View) -> dict[str, Any]:
+    """Per cluster (by SVG id): its label, parent cluster and how many layer calls it holds,
+    counting nested clusters and the calls folded into collapsed boxes, for its summary box."""
+    ids = cluster_ids(view)
+    layers = dict.fromkeys(view.clusters, 0)
+    for n in view.nodes.values():
+        c = n.cluster
+        while c is not None:
+            layers[c] += len(n.members) or 1
+            c = view.clusters[c].parent
+    return {ids[cid]: {"label": c.label, "parent": ids.get(c.parent), "layers": layers[cid]}
+            for cid, c in view.clusters.items()}
+
+
+def edge_ends(view: View) -> list[list[str]]:
+    """Each edge's two boxes by SVG id, in edge order (the edge's own id is ``e<index>``)."""
+    svg_id = {did: f"n{i}" for i, did in enumerate(view.nodes)}
+    return [[svg_id[e.src], svg_id[e.dst]] for e in view.edges]
 
 
 def _members(a: dict[str, Any]) -> list[dict[str, Any]]:
@@ -96,6 +132,7 @@ def html_page(view: View, opts: RenderOptions, svg: str) -> str:
 
     title = opts.title or title_text(view)
     payload = {"title": title, "notes": view.notes, "nodes": node_data(view), "diff": view.diff,
+               "clusters": cluster_data(view), "edges": edge_ends(view), "overlay": overlay_data(view),
                "meta": {k: v for k, v in view.meta.items() if isinstance(v, (str, int, float, bool))}}
     svg = strip_svg_prolog(svg)
     svg = re.sub(r"<svg\b", '<svg id="kgi-svg"', svg, count=1)
@@ -119,9 +156,10 @@ def html_page(view: View, opts: RenderOptions, svg: str) -> str:
   <ul id="kgi-results" hidden></ul>
 </header>
 <main>
-  <div id="kgi-canvas">{svg}</div>
+  <div id="kgi-canvas">{svg}<svg id="kgi-mini" role="img" aria-label="Overview of the whole graph"></svg></div>
   <aside id="kgi-panel"><p class="kgi-hint">Click a box (or search) to see its configuration, shapes,
-  parameters and weight shapes. Drag to pan, wheel to zoom.</p></aside>
+  parameters and weight shapes. Drag to pan, wheel to zoom, <kbd>f</kbd> to fit; click or drag in the
+  overview to move. Click a nested model's title or a folded box to fold or open it in place.</p></aside>
 </main>
 <script type="application/json" id="kgi-data">{_script_json(payload)}</script>
 <script>{JS}</script>

@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from inspector.numerics.overlay import LOWER_IS_WORSE, Overlay
+from inspector.numerics.overlay import LOWER_IS_WORSE, Overlay, node_values
 from inspector.render.view import View
 
 #: ColorBrewer YlOrRd, 7 classes: fill colours from "fine" to "look here".
@@ -28,6 +28,7 @@ STEPS = len(PALETTE)
 #: Bins this dark get white text.
 DARK_FROM = 5
 UNMEASURED = ("#ffffff", "#bdbdbd")
+UNMEASURED_FONT = "#757575"
 FRACTIONS = {"zero_fraction", "dead_fraction"}
 LABELS = {"std": "std", "max": "max", "min": "min", "mean": "mean", "abs_mean": "mean |x|",
           "zero_fraction": "fraction of zeros", "dead_fraction": "dead-unit fraction", "nan": "NaN count",
@@ -80,26 +81,38 @@ def scale_for(by: str, values: list[float]) -> Scale:
 def colour(scale: Scale, v: float | None) -> tuple[str, str]:
     """(fill, font colour) of a value; unmeasured -> white."""
     if v is None:
-        return UNMEASURED[0], "#757575"
-    b = scale.bin(v)
+        return UNMEASURED[0], UNMEASURED_FONT
+    return bin_colour(scale.bin(v))
+
+
+def bin_colour(b: int) -> tuple[str, str]:
+    """(fill, font colour) of bin ``b``: dark bins get white text."""
     return PALETTE[b], "#ffffff" if b >= DARK_FROM else "#000000"
 
 
+def box_values(view: View, overlay: Overlay, by: str, frame: int = -1) -> dict[str, float | None]:
+    """Display id -> the box's number for statistic ``by`` in one frame: a folded box's worst member."""
+    values = node_values(overlay.frames[frame].layers, by)
+    out: dict[str, float | None] = {}
+    for did, n in view.nodes.items():
+        vals = [values[m] for m in n.members or [did] if values.get(m) is not None]
+        out[did] = (min(vals) if by in LOWER_IS_WORSE else max(vals)) if vals else None
+    return out
+
+
 def apply_overlay(view: View, overlay: Overlay, frame: int = -1) -> None:
-    """Give every box its value (``VNode.overlay``) and the view its scale and legend facts."""
-    values = overlay.values(frame)
-    for n in view.nodes.values():
-        members = n.members or [n.id]
-        vals = [values[m] for m in members if values.get(m) is not None]
-        if not vals:
-            n.overlay = None
-        else:
-            n.overlay = min(vals) if overlay.by in LOWER_IS_WORSE else max(vals)
+    """Give every box its value (``VNode.overlay``) and the view its scale and legend facts.
+
+    The Overlay itself and the frame's index stay on ``view.overlay`` (``numbers``, ``index``):
+    the HTML page embeds every statistic and frame of it (:mod:`.overlay_data`)."""
+    for did, v in box_values(view, overlay, overlay.by, frame).items():
+        view.nodes[did].overlay = v
     measured = [n.overlay for n in view.nodes.values() if n.overlay is not None]
     scale = scale_for(overlay.by, measured)
+    label = overlay.frames[frame].label
     view.overlay = {"by": overlay.by, "label": LABELS.get(overlay.by, overlay.by), "source": overlay.source,
-                    "frame": overlay.frames[frame].label, "kind": overlay.kind, "scale": scale,
-                    "measured": len(measured)}
+                    "frame": label, "kind": overlay.kind, "scale": scale, "measured": len(measured),
+                    "numbers": overlay, "index": frame % len(overlay.frames)}
     for n in view.nodes.values():
         n.overlay_style = node_attrs(view, n.overlay)
 
@@ -115,22 +128,26 @@ def node_attrs(view: View, v: float | None) -> dict[str, str]:
 
 def legend(view: View) -> list[tuple[str, str, str]]:
     """(fill, font colour, text) cells of the legend, in value order, then "not measured"."""
-    scale: Scale = view.overlay["scale"]
+    return legend_cells(view.overlay["scale"]) + [(UNMEASURED[0], UNMEASURED_FONT, "not measured")]
+
+
+def legend_cells(scale: Scale) -> list[tuple[str, str, str]]:
+    """The scale's STEPS cells (fill, font colour, value range), in value order."""
     e = scale.edges()
-    cells = []
-    for i in range(STEPS):
-        b = STEPS - 1 - i if scale.reverse else i
-        fill, font = PALETTE[b], "#ffffff" if b >= DARK_FROM else "#000000"
-        cells.append((fill, font, f"{fmt(e[i])}–{fmt(e[i + 1])}"))
-    cells.append((UNMEASURED[0], "#757575", "not measured"))
-    return cells
+    return [(*bin_colour(STEPS - 1 - i if scale.reverse else i), f"{fmt(e[i])}–{fmt(e[i + 1])}")
+            for i in range(STEPS)]
 
 
 def title_note(view: View) -> str:
     o = view.overlay
-    what = "error" if o["kind"] == "compare" else "activations"
-    return f"colour: {o['label']} of {what} ({o['source']}, {o['frame']})" if o["frame"] != o["source"] \
-        else f"colour: {o['label']} of {what} ({o['source']})"
+    return note(o["kind"], o["label"], o["source"], o["frame"])
+
+
+def note(kind: str, label: str, source: str, frame: str) -> str:
+    """The title line naming what the colours show (and which epoch)."""
+    what = "error" if kind == "compare" else "activations"
+    return f"colour: {label} of {what} ({source}, {frame})" if frame != source \
+        else f"colour: {label} of {what} ({source})"
 
 
 def fmt(v: Any) -> str:

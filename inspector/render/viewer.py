@@ -3,7 +3,14 @@
 Everything from the model (layer names, configs, error messages) reaches the
 page as JSON and is put into the DOM with ``textContent`` only, never as HTML,
 so a hostile layer name cannot inject markup or script.
+
+One script, one closure: this module holds the core (pan, zoom, the details
+panel, search); :mod:`.viewer_nav` (first view, ``fit``, minimap),
+:mod:`.viewer_blocks` (nested models and folded groups opening in place) and
+:mod:`.viewer_overlay` (``--overlay`` numbers, colour statistic, epoch slider) add
+fragments that share its variables, assembled into :data:`JS` below.
 """
+from inspector.render import viewer_blocks, viewer_nav, viewer_overlay
 
 CSS = r"""
 * { box-sizing: border-box; }
@@ -23,7 +30,7 @@ header { position: relative; display: flex; gap: 6px; align-items: center; paddi
 main { flex: 1; display: flex; min-height: 0; }
 #kgi-canvas { flex: 1; overflow: hidden; cursor: grab; background: #fff; touch-action: none; }
 #kgi-canvas.kgi-drag { cursor: grabbing; }
-#kgi-canvas svg { width: 100%; height: 100%; display: block; }
+#kgi-svg { width: 100%; height: 100%; display: block; }
 #kgi-panel { width: 380px; overflow: auto; padding: 10px 12px; border-left: 1px solid #ddd; background: #fcfcfc; }
 #kgi-panel h2 { font-size: 16px; margin: 0 0 2px; word-break: break-all; }
 #kgi-panel h3 { font-size: 13px; margin: 12px 0 4px; color: #555; }
@@ -48,7 +55,7 @@ g.node.kgi-sel path, g.node.kgi-sel polygon, g.node.kgi-sel rect { stroke: #e651
 g.node { cursor: pointer; }
 """
 
-JS = r"""
+_CORE = r"""
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("kgi-data").textContent);
@@ -63,7 +70,8 @@ JS = r"""
   svg.removeAttribute("width"); svg.removeAttribute("height");
   svg.setAttribute("preserveAspectRatio", "xMidYMid meet");
   var b = svg.viewBox.baseVal, home = [b.x, b.y, b.width, b.height], vb = home.slice();
-  function apply() { svg.setAttribute("viewBox", vb.join(" ")); }
+  var onView = [];  // called after every change of the view (the minimap follows it)
+  function apply() { svg.setAttribute("viewBox", vb.join(" ")); onView.forEach(function (f) { f(); }); }
   function toSvg(cx, cy) {
     var p = svg.createSVGPoint(); p.x = cx; p.y = cy;
     return p.matrixTransform(svg.getScreenCTM().inverse());
@@ -96,6 +104,7 @@ JS = r"""
   window.addEventListener("pointerup", function () { drag = null; canvas.classList.remove("kgi-drag"); });
   canvas.addEventListener("click", function (e) {
     if (moved) { moved = false; return; }
+    if (blockClick(e.target)) return;
     var g = e.target.closest ? e.target.closest("g.node") : null;
     if (g && nodes[g.id]) select(g.id, false);
   });
@@ -138,6 +147,8 @@ JS = r"""
     row(t, "input shape", d.input_shapes);
     row(t, "output shape", d.output_shapes);
     row(t, "dtype", d.output_dtypes ? d.output_dtypes.join(", ") : null);
+    row(t, "hyper-parameters", d.details && d.details.length ? d.details.join(d.members ? " · " : ", ") : null);
+    row(t, "not default", d.details_all && d.details_all.length ? d.details_all.join(d.members ? " · " : ", ") : null);
     row(t, "activation", d.activation);
     row(t, "quantization", d.quantization);
     row(t, "LoRA rank", d.lora_rank);
@@ -151,6 +162,7 @@ JS = r"""
     row(t, "module", d.module);
     row(t, "node id", d.id);
     panel.appendChild(t);
+    showOverlay(id);  // --overlay numbers (viewer_overlay.py)
     if (d.weights && d.weights.length) {
       panel.appendChild(el("h3", "Weights"));
       var wt = el("table"), hr = el("tr");
@@ -187,6 +199,7 @@ JS = r"""
   }
   var selected = null;
   function select(id, centre, member) {
+    reveal(id, member);
     if (selected) selected.classList.remove("kgi-sel");
     selected = document.getElementById(id);
     if (selected) selected.classList.add("kgi-sel");
@@ -242,6 +255,11 @@ JS = r"""
     if (e.key === "Enter") { var f = find(search.value); if (f.length) pick(f[0]); }
     if (e.key === "Escape") { search.value = ""; clearHits(); results.hidden = true; }
   });
-  window.kgi = { select: select, find: find, fit: fit, data: data };
-})();
+  window.kgi = { select: select, find: find, fit: fit, data: data, firstView: firstView,
+                 fold: function (cid) { setFolded(cid, true); }, unfold: function (cid) { setFolded(cid, false); },
+                 openBox: openBox, closeBox: closeBox };
 """
+
+JS = (_CORE + viewer_nav.JS + viewer_blocks.JS + viewer_overlay.JS + viewer_overlay.START + viewer_blocks.START
+      + viewer_nav.START + "})();\n")
+CSS += viewer_nav.CSS + viewer_blocks.CSS + viewer_overlay.CSS
