@@ -41,6 +41,15 @@ def is_sequential(obj: dict) -> bool:
     return obj.get("class_name") == "Sequential" or ("input_layers" not in cfg and "output_layers" not in cfg)
 
 
+def model_class(obj: dict) -> str:
+    """The class a config entry names, as Keras 3 and tf-keras report it once loaded: Keras 2
+    (up to 2.3) saved a functional model as ``Model``, which both load as ``Functional``."""
+    cls = obj.get("class_name")
+    if cls == "Model" and is_model_config(obj) and not is_sequential(obj):
+        return "Functional"
+    return cls
+
+
 def saved_layers(entries: list, sequential: bool) -> list[tuple[str, str]]:
     """(name, class) of the entries Keras writes weight groups for, in ``model.layers`` order:
     ops never have one, and Sequential's ``model.layers`` leaves out its InputLayer."""
@@ -67,7 +76,7 @@ def build_graph(obj: dict, weights: Any | None, path: str, depth: int = 0, train
         raise TooLarge(f"models nested more than {MAX_NESTING} deep", path)
     cfg = obj["config"]
     cls = obj.get("class_name")
-    g = ModelGraph(name=str(cfg.get("name") or cls or "model"), class_name=str(cls))
+    g = ModelGraph(name=str(cfg.get("name") or cls or "model"), class_name=str(model_class(obj)))
     trainable = trainable and cfg.get("trainable", True) is not False
     if is_sequential(obj):
         _sequential(g, cfg, weights, path, depth, trainable)
@@ -232,7 +241,7 @@ def _add_layer_node(g: ModelGraph, e: dict, name: str, k: int, n: int, trainable
         if not _is_known(e):
             extra["custom"] = True
     g.add_node(
-        nid, name=name, class_name=e["class_name"], module=e.get("module"),
+        nid, name=name, class_name=model_class(e), module=e.get("module"),
         registered_name=e.get("registered_name"), kind=_kind(e), call_index=k, num_calls=n,
         config=cfg, activation=_activation(cfg),
         trainable=trainable and cfg.get("trainable", True) is not False,

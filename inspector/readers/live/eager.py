@@ -36,7 +36,8 @@ def eager_trace(model: Any, specs: list[InputSpec], template: Template, names: d
         except Exception as e:
             err = e
     failed = rec.failure if rec.failure is not None and rec.failure.exc is err else None
-    b = _EagerGraph(model.name, specs, values, rec.events, failed)
+    shape = _Shapes(_other_batch_shapes(model, template, values, rec.events))
+    b = _EagerGraph(model.name, specs, values, rec.events, failed, shape)
     for kind, ev in _data_flow(rec.events, values, out, failed) + ([("failed", failed)] if failed else []):
         if kind == "op":
             b.add_op(*ev)
@@ -70,6 +71,59 @@ def _sample_inputs(specs: list[InputSpec]) -> list:
     return values
 
 
+def _other_batch_shapes(model: Any, template: Template, values: list, events: list) -> dict[int, tuple]:
+    """``id(tensor of the first run) -> its shape`` in a second run on one more sample.
+
+    One run cannot tell the batch dimension from a dimension that happens to be as
+    long: ``tf.stack([mean, max])`` and ``tf.shape(x)`` are ``(2,)`` like a batch of 2.
+    The dimensions that change with the batch size are the batch's; the rest are real
+    sizes. The second run's inputs are the first run's plus a copy of row 0, so value-
+    dependent control flow mostly takes the same path; when it does not (other layer
+    calls or ops), this gives ``{}`` and :class:`_Shapes` falls back to the size-based guess.
+    """
+    import keras
+
+    more = [keras.ops.concatenate([v, v[:1]], axis=0) for v in values]
+    args, kwargs, _ = template(more)
+    rec = _Recorder()
+    with _hooked(rec), _tf_ops(rec):
+        try:
+            model.call(*args, **kwargs)
+        except Exception:  # a failing model fails again: the calls before the failure still compare
+            pass
+    if len(rec.events) != len(events):
+        return {}
+    pairs = list(zip(values, more))
+    for (kind, ev), (kind2, ev2) in zip(events, rec.events):
+        if kind != kind2 or (ev.layer is not ev2.layer if kind == "layer" else ev[0] != ev2[0]):
+            return {}
+        outs, outs2 = (_tensors(ev.out), _tensors(ev2.out)) if kind == "layer" else (ev[2], ev2[2])
+        if len(outs) != len(outs2):
+            return {}
+        pairs.extend(zip(outs, outs2))
+    return {id(a): _dims(b.shape) for a, b in pairs if _dims(b.shape) is not None}
+
+
+class _Shapes:
+    """A first-run tensor's shape with its batch dimensions as None (see :func:`_other_batch_shapes`)."""
+
+    def __init__(self, other: dict[int, tuple]):
+        self.other = other
+
+    def __call__(self, t: Any) -> tuple | None:
+        dims, other = _dims(t.shape), self.other.get(id(t))
+        if dims is None or other is None or len(other) != len(dims):
+            return _batchless(t.shape)
+        return tuple(None if a != b else a for a, b in zip(dims, other))
+
+
+def _dims(shape: Any) -> tuple | None:
+    try:
+        return None if shape is None else tuple(None if d is None else int(d) for d in shape)
+    except (TypeError, ValueError):  # unknown rank
+        return None
+
+
 def _why_not_symbolic(sym: TraceResult) -> str:
     """The symbolic trace's failure, short, with the user's line that defeated symbolic tensors."""
     reason = (sym.error.exception.split(". ")[0] if sym.error else "no functional twin")[:160].rstrip(".")
@@ -81,8 +135,10 @@ def _why_not_symbolic(sym: TraceResult) -> str:
 class _EagerGraph:
     """The graph of recorded eager events, built call by call; tensors are matched by identity."""
 
-    def __init__(self, name: str, specs: list[InputSpec], values: list, events: list, failed: _Call | None):
+    def __init__(self, name: str, specs: list[InputSpec], values: list, events: list, failed: _Call | None,
+                 shape: Callable[[Any], tuple | None] | None = None):
         self.g = ModelGraph(name=name)
+        self.shape = shape or (lambda t: _batchless(t.shape))
         self.where: dict[int, tuple[str, int]] = {}
         self.keep: list = list(values)  # tensors stay referenced, so their ids stay unique
         for s, v in zip(specs, values):
@@ -103,9 +159,10 @@ class _EagerGraph:
         nid = _unique(_snake(op_type), self.used_names)
         self.g.add_node(nid, name=nid, class_name=op_type, module="tensorflow", registered_name=None, kind="op",
                         call_index=0, num_calls=1, config={"name": nid}, activation=None, trainable=True,
-                        input_shapes=[], output_shapes=[_batchless(t.shape) for t in outs],
+                        input_shapes=[], output_shapes=[self.shape(t) for t in outs],
                         output_dtypes=[_dtype(t) for t in outs])
-        _connect(self.g, nid, [t for t in ins if id(t) in self.where], self.where, self.used_names, self.keep)
+        _connect(self.g, nid, [t for t in ins if id(t) in self.where], self.where, self.used_names, self.keep,
+                 self.shape)
         self._produced(nid, outs)
 
     def add_call(self, ev: _Call) -> None:
@@ -117,12 +174,12 @@ class _EagerGraph:
         attrs = base_attrs(layer, e, node_kind(layer, e), True)
         kwargs = {a: v for a, v in ev.kwargs.items() if not _tensors(v)}
         attrs.update(call_index=k, num_calls=self.counts[id(layer)], call_kwargs=kwargs or None,
-                     output_shapes=[_batchless(t.shape) for t in _tensors(ev.out)],
+                     output_shapes=[self.shape(t) for t in _tensors(ev.out)],
                      output_dtypes=[_dtype(t) for t in _tensors(ev.out)])
         self.g.add_node(nid, **attrs)
         self.used_names.add(nid)
         self.objects[nid] = layer
-        _connect(self.g, nid, _tensors((ev.args, ev.kwargs)), self.where, self.used_names, self.keep)
+        _connect(self.g, nid, _tensors((ev.args, ev.kwargs)), self.where, self.used_names, self.keep, self.shape)
         self._produced(nid, _tensors(ev.out))
 
     def _produced(self, nid: str, outs: list) -> None:
@@ -154,18 +211,19 @@ def _data_flow(events: list, values: list, out: Any, failed: _Call | None) -> li
     return keep[::-1]
 
 
-def _connect(g: ModelGraph, nid: str, tensors: list, where: dict, used: set, keep: list) -> None:
+def _connect(g: ModelGraph, nid: str, tensors: list, where: dict, used: set, keep: list,
+             shape: Callable[[Any], tuple | None]) -> None:
     for j, t in enumerate(tensors):
         if id(t) not in where:  # produced by code we could not see (numpy, another backend)
             src = _unique("untracked", used)
             g.add_node(src, name=src, class_name="Untracked", module=None, registered_name=None, kind="op",
                        call_index=0, num_calls=1, config={"name": src}, activation=None, trainable=True,
-                       input_shapes=[], output_shapes=[_batchless(t.shape)], output_dtypes=[_dtype(t)])
+                       input_shapes=[], output_shapes=[shape(t)], output_dtypes=[_dtype(t)])
             keep.append(t)
             where[id(t)] = (src, 0)
         src, ti = where[id(t)]
-        g.add_edge(src, nid, arg_index=j, tensor_index=ti, shape=_batchless(t.shape), dtype=_dtype(t))
-    g.nx.nodes[nid]["input_shapes"] = [_batchless(t.shape) for t in tensors]
+        g.add_edge(src, nid, arg_index=j, tensor_index=ti, shape=shape(t), dtype=_dtype(t))
+    g.nx.nodes[nid]["input_shapes"] = [shape(t) for t in tensors]
 
 
 @contextlib.contextmanager
@@ -178,8 +236,9 @@ def _tf_ops(rec: _Recorder) -> Iterator[None]:
         return
 
     def callback(op_type: str, inputs: Any, attrs: Any, outputs: Any, op_name: Any = None, graph: Any = None) -> None:
-        if rec.depth == 0 and graph is None:
-            rec.events.append(("op", (op_type, list(inputs or ()), list(outputs or ()))))
+        if rec.depth == 0 and graph is None:   # TF gives some op types as bytes
+            name = op_type.decode("utf-8", "replace") if isinstance(op_type, bytes) else str(op_type)
+            rec.events.append(("op", (name, list(inputs or ()), list(outputs or ()))))
 
     op_callbacks.add_op_callback(callback)
     try:

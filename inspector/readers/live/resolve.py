@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from inspector.errors import InspectorError
+from inspector.errors import BadModelFile, InspectorError
 from inspector.readers.live.loading import load_model
 from inspector.readers.live.nodes import has_graph
 from inspector.readers.live.specs import is_python_spec, parse_args, parse_inputs, resolve_spec
@@ -32,7 +32,10 @@ def open_keras_model(model: str, load: bool = False, unsafe: bool = False,
     else:
         if args:
             raise InspectorError("--arg only applies to a Python spec (file.py:NAME or module:NAME)", model)
-        obj = load_model(model, unsafe=unsafe, allow_code=allow_code, checked=checked)
+        try:
+            obj = load_model(model, unsafe=unsafe, allow_code=allow_code, checked=checked)
+        except BadModelFile as e:
+            raise _keras2_hint(e, model) from None
     if not functional or has_graph(obj):
         return obj
     result = trace(obj, parse_inputs([str(s) for s in inputs]) or None)   # strings or InputSpecs
@@ -43,6 +46,21 @@ def open_keras_model(model: str, load: bool = False, unsafe: bool = False,
                              "tensor values, or raw TensorFlow ops), so there is no functional graph to take "
                              "layer outputs from", model)
     return result.twin
+
+
+def _keras2_hint(error: BadModelFile, path: str) -> BadModelFile:
+    """Keras 3's refusal, plus what to do when the file is a Keras 2 one (read again: the failure path only)."""
+    from inspector.readers.live.loading import keras2_file
+    from inspector.readers.static import read_file
+
+    try:
+        keras2 = keras2_file(read_file(path, allow_code=True))
+    except InspectorError:
+        keras2 = False
+    if not keras2:
+        return error
+    return BadModelFile(f"{error.message}; this is a legacy Keras 2 file: `inspector summary/render --load` "
+                        "can load it with tf-keras, but extract, graft and features need a model Keras 3 loads", path)
 
 
 def _resolve(model: str, args: tuple[str, ...]) -> Any:
