@@ -149,9 +149,11 @@ def _attach(g: ModelGraph, nid: str, a: dict, sub: ModelGraph, params: bool = Tr
         a["weights"] = [w for _, sa in sub.nodes() for w in (sa.get("weights") or [])]
 
 
-def is_custom(a: dict) -> bool:
-    """A user's own layer class (its code is the only description of what it does)."""
-    return not str(a.get("module") or "keras").startswith("keras") and a.get("kind") == "layer"
+def is_custom(layer: Any) -> bool:
+    """A layer class from outside Keras (a user's, keras-hub's, a notebook's ``__main__``): its code
+    is the only description of what it does, so its inside is traced."""
+    module = type(layer).__module__ or ""
+    return not (module == "keras" or module.startswith("keras."))
 
 
 def _sublayers(layer: Any) -> list:

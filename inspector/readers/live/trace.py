@@ -28,8 +28,9 @@ from inspector.readers.live.eager import eager_trace
 from inspector.readers.live.explain import TraceFailed, TraceFailure, TraceResult, _add_input, _failure, _finish_traced
 from inspector.readers.live.loading import import_keras
 from inspector.readers.live.nodes import _struct_list as _flat
-from inspector.readers.live.nodes import tensor_ref
+from inspector.readers.live.nodes import costs, tensor_ref
 from inspector.readers.live.recorder import _attr_names, _hooked, _Recorder
+from inspector.readers.live.refine import measure_shapes, refine_shapes
 from inspector.readers.live.specs import InputSpec, Template, call_template, model_input_specs
 from inspector.readers.live.walk import functional_graph
 
@@ -116,16 +117,92 @@ def live_graph(model: Any, depth: int = 0, trainable: bool = True) -> tuple[Mode
     return functional_graph(model, depth, trainable, expand=trace_custom)
 
 
-def trace_custom(layer: Any, g: ModelGraph, nid: str) -> ModelGraph | None:
-    """Traced inside of a custom layer/model used as a layer, so `--expand-nested` can show it."""
+def trace_custom(layer: Any, g: ModelGraph, nid: str, node: Any = None) -> ModelGraph | None:
+    """Traced inside of a custom layer/model used as a layer, so `--expand-nested` and `--depth` show it.
+
+    With the Keras ``node`` of the call, the call is replayed as it was made (every tensor
+    argument, positional or keyword, e.g. a decoder block's ``(x, padding_mask=...)``);
+    without it, a single-tensor call is traced from the node's input shape."""
+    if node is not None:
+        return trace_call(layer, node)
     shapes = g.nx.nodes[nid]["input_shapes"]
     dtypes = [d.get("dtype") or "float32" for _, _, d in
               sorted(g.nx.in_edges(nid, data=True), key=lambda x: x[2]["arg_index"])]
     if len(shapes) != 1 or shapes[0] is None or len(shapes[0]) < 1:
-        return None  # multi-tensor calls of custom layers: the call structure is the user's, not ours
+        return None  # multi-tensor calls of custom layers need the node (their call structure is the user's)
     spec = InputSpec(f"{layer.name}_input", tuple(shapes[0][1:]), dtypes[0])
     try:
         result = trace(layer, [spec], _fallback=False)
     except Exception:  # a custom layer we cannot trace is still a node; only its inside stays hidden
         return None
     return result.graph if result.error is None else None
+
+
+def trace_call(layer: Any, node: Any) -> ModelGraph | None:
+    """The inner layer calls of one call of ``layer``: ``layer.call`` on fresh ``keras.Input`` s
+    shaped like the node's tensors, arguments in the same places, so every sub-layer call and
+    ``keras.ops`` op becomes a Keras node; the functional twin over them is walked (its own
+    custom sub-layers expanded in turn). None when the call cannot run symbolically.
+
+    Code that sizes a tensor from the batch dimension (``ops.broadcast_to(mask, (batch, ...))``,
+    as keras-hub's attention masks do) cannot run on an open batch: the call is then replayed
+    on a batch of 1 and the batch dimension shown open again (every shape is per sample)."""
+    for batch in (None, 1):
+        g = _replay(layer, node, batch)
+        if g is not None:
+            if batch is not None:
+                _open_batch(g)
+            g.class_name = type(layer).__name__
+            g.meta["traced"] = True
+            return g
+    return None
+
+
+def _replay(layer: Any, node: Any, batch: int | None) -> ModelGraph | None:
+    import keras
+
+    inputs: list[Any] = []
+    several = sum(isinstance(t, keras.KerasTensor)
+                  for t in keras.tree.flatten((node.arguments.args, node.arguments.kwargs))) > 1
+
+    def fresh(t: Any) -> Any:
+        if not isinstance(t, keras.KerasTensor):
+            return t
+        shape = tuple(t.shape)
+        if batch is not None and shape:
+            shape = (batch, *shape[1:])
+        name = f"{layer.name}_input_{len(inputs)}" if several else f"{layer.name}_input"
+        i = keras.Input(batch_shape=shape, dtype=t.dtype, name=name)
+        inputs.append(i)
+        return i
+
+    try:
+        args = keras.tree.map_structure(fresh, tuple(node.arguments.args))
+        kwargs = keras.tree.map_structure(fresh, dict(node.arguments.kwargs))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=UserWarning, module="keras")
+            out = layer.call(*args, **kwargs)
+            twin = keras.Model(inputs, out, name=layer.name)
+        g, _ = live_graph(twin)
+    except Exception:  # symbolic tensors refused (value-dependent Python, raw backend ops): stays one box
+        return None
+    # dimensions Keras's symbolic call left open (attention projections, custom layers' declared shapes)
+    if refine_shapes(g) | measure_shapes(layer, (args, kwargs, inputs), g):
+        costs(g)
+    return g
+
+
+def _open_batch(g: ModelGraph) -> None:
+    """Shapes traced on a batch of 1 shown with the batch dimension open, as everywhere else."""
+    def fix(shape: Any) -> Any:
+        return (None, *tuple(shape)[1:]) if shape is not None and len(shape) > 0 else shape
+
+    for _, a in g.nx.nodes(data=True):
+        for key in ("input_shapes", "output_shapes"):
+            if a.get(key) is not None:
+                a[key] = [fix(s) for s in a[key]]
+    for _, _, d in g.nx.edges(data=True):
+        if d.get("shape") is not None:
+            d["shape"] = fix(d["shape"])
+    for sub in g.subgraphs.values():
+        _open_batch(sub)

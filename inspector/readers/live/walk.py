@@ -38,9 +38,14 @@ from inspector.readers.live.nodes import (
     tensor_ref,
 )
 
-#: ``expand(layer, graph, node_id) -> ModelGraph | None``: the inside of a custom layer
-#: (the tracer passes its own; the walk itself never traces).
-Expand = Callable[[Any, ModelGraph, str], "ModelGraph | None"]
+#: Keras layers built from other layers whose inside is worth showing too (the projections,
+#: softmax and dropout of an attention layer), traced like custom layers.
+COMPOSITE = {"MultiHeadAttention", "GroupedQueryAttention"}
+
+#: ``expand(layer, graph, node_id, keras_node) -> ModelGraph | None``: the inside of a custom layer
+#: (the tracer passes its own; the walk itself never traces). ``keras_node`` is the Keras node of
+#: that call when the walk has one (None otherwise).
+Expand = Callable[[Any, ModelGraph, str, Any], "ModelGraph | None"]
 
 
 def functional_graph(model: Any, depth: int = 0, trainable: bool = True,
@@ -101,13 +106,14 @@ def functional_graph(model: Any, depth: int = 0, trainable: bool = True,
     g.inputs = [tensor_ref(t, ids)[0] for t in _struct_list(fn._inputs_struct)]
     g.outputs = [tensor_ref(t, ids) for t in _struct_list(fn._outputs_struct)]
     objects = {nid: op for op, _, nid in calls}
-    finish(g, objects, depth, trainable, expand)
+    finish(g, objects, depth, trainable, expand, {nid: node for _, node, nid in calls})
     return g, ids
 
 
 def finish(g: ModelGraph, objects: dict[str, Any], depth: int, trainable: bool,
-           expand: Expand | None = None) -> None:
+           expand: Expand | None = None, nodes: dict[str, Any] | None = None) -> None:
     """Parameters (first call of each layer), nested graphs, MACs and activation bytes."""
+    opaque: list[str] = []
     for nid, a in list(g.nx.nodes(data=True)):
         if a.get("call_index", 0) != 0:
             continue
@@ -122,10 +128,20 @@ def finish(g: ModelGraph, objects: dict[str, Any], depth: int, trainable: bool,
             a["weights"] = ws
             a["params_trainable"] = sum(numel(w["shape"]) for w in ws if w["trainable"])
             a["params_non_trainable"] = sum(numel(w["shape"]) for w in ws if not w["trainable"])
-            if expand is not None and is_custom(a) and depth < MAX_NESTING and _sublayers(obj) and a.get("input_shapes") is not None:
-                sub = expand(obj, g, nid)
+            composite = a.get("class_name") in COMPOSITE
+            if expand is not None and a["kind"] == "layer" and (is_custom(obj) or composite) and depth < MAX_NESTING and _sublayers(obj) \
+                    and a.get("input_shapes") is not None:
+                sub = expand(obj, g, nid, (nodes or {}).get(nid))
                 if sub is not None:
                     _attach(g, nid, a, sub, params=False)
+                elif not composite:
+                    opaque.append(nid)
+    if opaque and depth == 0:
+        g.meta.setdefault("notes", []).append(
+            f"the inside of {_few(opaque)} could not be traced (its call needs concrete shapes or values: "
+            "try --input NAME=SHAPE for the model's open dimensions); shown as one box")
     costs(g)
 
 
+def _few(names: list[str]) -> str:
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
