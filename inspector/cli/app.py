@@ -106,7 +106,25 @@ def main() -> None:
               help="Add activation-statistics columns (mean, std, min, max, zeros, dead units, NaN/Inf) from a "
                    "stats file of this model written by `inspector stats` (or the newest epoch of the "
                    "training callback's directory).")
-def summary(model: str, fmt: str, **opts: Any) -> None:
+@click.option("--weights", "weights_path", metavar="FILE", default=None,
+              type=click.Path(exists=True, path_type=str),
+              help="Instead of the table: would `model.load_weights(FILE)` succeed? Per layer: loaded, missing, "
+                   "unexpected, shape or count mismatch, by Keras's rules for FILE's format (a Keras 3 "
+                   ".weights.h5/.weights.json/.keras, a Keras 2 .h5), read statically. Exit 1 if a layer would "
+                   "not load.")
+@click.option("--show-ops", is_flag=True,
+              help="Show the shape-computation ops of a traced model (Shape, StridedSlice, Pack of shapes, "
+                   "Identity ...), hidden by default.")
+@click.option("--depth", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Levels of the layer hierarchy shown (torchinfo's convention: 1 = top-level layers only); "
+                   "a block's row carries its whole subtree's params. Default: 3 for a weight tree (a keras-hub "
+                   "preset, a custom model class, a weights-only file), 1 for a layer graph (nested models as "
+                   "one row).")
+@click.option("--collapse/--no-collapse", default=None,
+              help="One row per run of repeated blocks (\"block ×4\", per-block params and MACs, one block's "
+                   "layers indented below), found by structure whatever the names [default: for models of "
+                   "over 60 layer calls].")
+def summary(model: str, fmt: str, **opts: Any) -> int | None:
     """Print one row per layer call: class, output shape, params, MACs, inputs.
 
     Totals (trainable / non-trainable params and their bytes, MACs per sample),
@@ -122,17 +140,46 @@ def summary(model: str, fmt: str, **opts: Any) -> None:
     from inspector.report import summary as s
 
     stats = opts.pop("stats_path", None)
+    collapse = opts.pop("collapse", None)
+    depth = opts.pop("depth", None)
+    show_ops = opts.pop("show_ops", False)
+    weights = opts.pop("weights_path", None)
     g = open_graph(model, **opts)
+    if weights is not None:
+        return _weights_check(g, weights, fmt)
+    if not show_ops:
+        from inspector.graph.plumbing import hide_plumbing
+
+        g = hide_plumbing(g)
     if stats is not None:
         from inspector.report.stats_columns import attach_stats
 
         attach_stats(g, stats)
+    from inspector.report import tree
+
+    cells = tree.cells(g, depth) if tree.applies(g, depth) else None
+    from inspector.report import folded
+
+    folds = folded.folds_for(g, collapse) if cells is None else []
+    cells = folded.cells(g, folds) if folds else cells
     if fmt == "json":
-        click.echo(s.render_json(g), nl=False)
+        click.echo(folded.render_json(g, folds) if folds else tree.render_json(g, depth) if cells
+                   else s.render_json(g), nl=False)
     elif fmt == "markdown":
-        click.echo(s.render_markdown(g), nl=False)
+        click.echo(s.render_markdown(g, cells=cells), nl=False)
     else:
-        click.echo(s.render_text(g, rich_tty=sys.stdout.isatty()), nl=False)
+        click.echo(s.render_text(g, rich_tty=sys.stdout.isatty(), cells=cells), nl=False)
+
+
+def _weights_check(g: Any, weights: str, fmt: str) -> int:
+    """``summary --weights``: the check's report; exit 1 when Keras would fail to load."""
+    from inspector.readers.weight_match import check
+    from inspector.report import weight_check as wc
+
+    result = check(g, weights)
+    render = {"json": wc.render_json, "markdown": wc.render_markdown}.get(fmt, wc.render_text)
+    click.echo(render(result), nl=False)
+    return 0 if result["summary"]["would_load"] else 1
 
 
 @main.command(context_settings=CONTEXT)

@@ -76,10 +76,11 @@ def open_graph(model: str, load: bool = False, unsafe: bool = False,
     if args:
         raise InspectorError("--arg only applies to a Python spec (file.py:NAME or module:NAME) naming a "
                              "class or factory", model)
-    if load:
-        from inspector.readers.live.loading import load_model
+    if load:   # Keras 3, or tf-keras for a legacy file only it loads; the file's version and format kept
+        from inspector.readers.live.read import read_loaded
 
-        return _live_graph(load_model(model, unsafe=unsafe, allow_code=allow_code), model, inputs)
+        return read_loaded(model, lambda obj: _live_graph(obj, model, inputs), unsafe=unsafe,
+                           allow_code=allow_code, inputs=inputs)
     if inputs:
         raise InspectorError("--input only applies to models that are traced: a Python spec, or a file "
                              "opened with --load", model)
@@ -107,13 +108,19 @@ def _live_graph_inner(obj: Any, source: str, inputs: tuple[str, ...]) -> ModelGr
 
     specs = parse_inputs([str(s) for s in inputs])   # InputSpecs from the option type, or strings
     if has_graph(obj):
-        if specs:
-            raise InspectorError("--input is only for models without a layer graph (subclassed models); "
-                                 "this one has its own inputs", source)
+        if specs:   # concrete shapes for the model's own inputs (a sequence length, say)
+            from inspector.readers.live.reshape import with_input_shapes
+
+            cls, obj = type(obj).__name__, with_input_shapes(obj, specs)
         import keras
 
         g, _ = live_graph(obj)
         g.meta.update(format="live", keras_runtime=keras.__version__)
+        if specs:
+            g.class_name = cls
+            g.meta.setdefault("notes", []).append(
+                "input shapes set by --input: " + ", ".join(f"{s.name} (None, {', '.join(map(str, s.shape))})"
+                                                          for s in specs))
     else:
         result = trace(obj, specs or None)
         g = result.graph

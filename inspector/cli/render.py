@@ -44,8 +44,13 @@ class UpperChoice(click.Choice):
               help="Mark LAYER and everything it depends on (what a feature extractor at LAYER computes); "
                    "NAME:K for call K of a shared layer; with --expand-nested a layer inside a nested model "
                    "(NAME or path backbone/NAME); repeatable.")
-@click.option("--collapse", is_flag=True,
-              help="Fold name-prefix groups (conv2_block1_*) and repeated blocks into one box with a count.")
+@click.option("--collapse/--no-collapse", default=None,
+              help="Fold name-prefix groups (conv2_block1_*) and repeated blocks (the same layers, hyper-parameters "
+                   "and wiring between two merge points, whatever their names) into one box \"×k\" with per-block "
+                   "params and MACs [default: fold when the diagram has over 60 boxes].")
+@click.option("--details", type=click.Choice(["none", "key", "all"]), default="key", show_default=True,
+              help="Hyper-parameters in each box: key = what tells it apart (\"64, 3×3 /2\", \"k11 d4\", units, heads, "
+                   "rate, activation), all = every config field not at Keras's default, none.")
 @click.option("--collapse-min", type=click.IntRange(2), default=4, show_default=True,
               help="With --collapse: the fewest layer calls a name-prefix group needs to become a box "
                    "(numbered blocks the model repeats, blk1_* blk2_* ..., fold whatever their size).")
@@ -67,12 +72,15 @@ class UpperChoice(click.Choice):
                    "zero_fraction, dead_fraction, nan, inf for stats; rel_l2 (default), max_abs, cosine for "
                    "compare files.")
 @click.option("--title", default=None, help="Diagram title [default: model name, size, parameters, MACs].")
+@click.option("--show-ops", is_flag=True,
+              help="Draw the shape-computation ops of a traced model (Shape, StridedSlice, Pack of shapes, "
+                   "Identity ...), hidden by default.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=600, show_default=True,
               help="Seconds before giving up on Graphviz.")
 def render(model: str, output: str, shapes: bool, dtypes: bool, names: bool, activations: bool, trainable: bool,
            params: bool, macs: bool, all_info: bool, edge_shapes: bool | None, rankdir: str, dpi: int | None,
            expand_nested: bool, depth: int | None, layer_range: str | None, highlight: tuple[str, ...],
-           collapse: bool, collapse_min: int, no_color: bool, layout: str, diff_against: str | None,
+           collapse: bool | None, collapse_min: int, no_color: bool, layout: str, diff_against: str | None,
            title: str | None, timeout: float, **opts: Any) -> None:
     """Draw MODEL as an annotated diagram: SVG, PNG, PDF, DOT or a self-contained HTML viewer.
 
@@ -81,6 +89,10 @@ def render(model: str, output: str, shapes: bool, dtypes: bool, names: bool, act
     marked "shared ×2, call 1/2", so the drawing stays acyclic. The HTML page
     needs no network: pan and zoom, search a layer by name or class, click a box
     for its config, shapes, parameters and weight shapes.
+
+    A diagram of more than 60 boxes is folded unless --no-collapse: each run of
+    repeated blocks becomes one "×k" box (found by structure, so a residual net
+    with Keras's default names folds too) and name-prefix groups one box each.
 
     With --diff OTHER the boxes are coloured by what changed since OTHER, as
     `inspector diff OTHER MODEL` reports it (layer calls matched by name): added,
@@ -119,8 +131,13 @@ def render(model: str, output: str, shapes: bool, dtypes: bool, names: bool, act
         show_trainable=trainable, show_params=params, show_macs=macs, edge_shapes=edge_shapes,
         rankdir=rankdir.upper(), dpi=dpi, expand_nested=expand_nested or depth is not None, depth=depth,
         layer_range=layer_range, highlight=highlight, collapse=collapse, collapse_min=collapse_min,
-        color=not no_color, layout=layout, title=title, timeout=timeout)
+        color=not no_color, layout=layout, title=title, timeout=timeout, details=opts.pop("details", "key"))
+    show_ops = opts.pop("show_ops", False)
     g = open_graph(model, **opts)
+    if not show_ops:
+        from inspector.graph.plumbing import hide_plumbing
+
+        g = hide_plumbing(g)
     if overlay_path is not None:
         from inspector.numerics.overlay import load_overlay
 
@@ -130,8 +147,10 @@ def render(model: str, output: str, shapes: bool, dtypes: bool, names: bool, act
     if diff_against is not None:
         options.diff = _open_other(diff_against, opts)
     if g.meta.get("opaque"):
-        click.echo(f"note: {model}: {g.meta.get('hint') or 'no layer graph in this file'}; "
-                   "drawing the model as one box", err=True)
+        tree = any(a.get("subgraph") for _, a in g.nodes())
+        how = ("drawing its weight tree as nested blocks (no data flow)" if tree and options.expand_nested else
+               "drawing the model as one box" + (" (--expand-nested draws its weight tree)" if tree else ""))
+        click.echo(f"note: {model}: {g.meta.get('hint') or 'no layer graph in this file'}; {how}", err=True)
     try:
         view = build_view(g, options)
     except InspectorError as e:   # --highlight / --layer-range names: the model is the file at fault

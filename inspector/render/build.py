@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from inspector.graph import ModelGraph
-from inspector.render.collapse import collapse
+from inspector.render.collapse import collapse, collapse_auto
 from inspector.render.diffstyle import annotate, other_graph
 from inspector.render.options import RenderOptions
 from inspector.render.overlay import apply_overlay
@@ -32,6 +32,8 @@ def build_view(g: ModelGraph, opts: RenderOptions) -> View:
         annotate(view, g, other, against, partial=partial)
     if opts.collapse:
         collapse(view, opts.collapse_min)
+    else:
+        collapse_auto(view, opts)       # collapse=None: fold a view too big to read flat
     if opts.overlay is not None:
         apply_overlay(view, overlay_of(opts.overlay, g, opts.overlay_by))
     return view
@@ -61,7 +63,8 @@ def _add_graph(view: View, g: ModelGraph, prefix: str, cluster: str | None, dept
         a = store.nodes[nid]
         did = prefix + nid
         sub = g.subgraphs.get(a.get("subgraph")) if a.get("subgraph") is not None else None
-        if sub is not None and depth > 0 and len(sub) > 0 and sub.inputs:
+        # a nested model with inputs, or a block of a weight tree (no data flow: no inputs, no edges)
+        if sub is not None and depth > 0 and len(sub) > 0 and (sub.inputs or not sub.store.number_of_edges()):
             view.clusters[did] = Cluster(did, _cluster_label(a), cluster, a)
             _, e_out = _add_graph(view, sub, did + "/", did, depth - 1)
             entry[did] = view.clusters[did].entry = [did + "/" + i for i in sub.inputs]

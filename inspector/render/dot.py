@@ -28,7 +28,17 @@ from typing import Any
 from inspector.errors import InspectorError
 from inspector.render import diffstyle, overlay, style
 from inspector.render.escape import HtmlLabel, dot_id, dot_string, html_label
-from inspector.render.labels import class_lines, class_text, cut, edge_label, esc, info_lines, node_label, tooltip
+from inspector.render.labels import (
+    class_lines,
+    class_text,
+    cut,
+    detail_lines,
+    edge_label,
+    esc,
+    info_lines,
+    node_label,
+    tooltip,
+)
 from inspector.render.options import RenderOptions
 from inspector.render.view import View, VNode
 from inspector.report.summary import human
@@ -108,7 +118,7 @@ def title_label(view: View, opts: RenderOptions) -> str:
     rows = [f"<b>{esc(opts.title or title_text(view))}</b>"]
     notes = list(view.notes) + ([overlay.title_note(view)] if view.overlay else [])
     if view.collapsed:
-        notes.append("collapsed: repeated blocks and name-prefix groups folded")
+        notes.append("collapsed: repeated blocks and name-prefix groups folded (--no-collapse draws every call)")
     if view.meta.get("hint"):
         notes.append(str(view.meta["hint"]))
     rows += [f'<font point-size="10">{esc(n)}</font>' for n in notes]
@@ -174,8 +184,8 @@ def plain_lines(n: VNode, opts: RenderOptions) -> list[str]:
     """The label as plain lines (big graphs: HTML-like labels cost dot ~2x the layout time)."""
     a = n.attrs
     if opts.show_layer_names or n.members:
-        return [cut(str(a.get("name") or n.id))] + class_lines(n) + info_lines(n, opts)
-    return [cut(class_text(n))] + info_lines(n, opts)
+        return [cut(str(a.get("name") or n.id))] + class_lines(n) + detail_lines(n, opts) + info_lines(n, opts)
+    return [cut(class_text(n))] + detail_lines(n, opts) + info_lines(n, opts)
 
 
 def build_dot(view: View, opts: RenderOptions, fmt: str = "svg", engine: str | None = None) -> tuple[str, str]:

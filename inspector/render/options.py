@@ -13,6 +13,7 @@ from typing import Any
 from inspector.errors import InspectorError
 
 RANKDIRS = ("TB", "LR", "BT", "RL")
+DETAILS = ("none", "key", "all")
 
 
 @dataclass
@@ -35,9 +36,15 @@ class RenderOptions:
     #: or the text "FIRST:LAST" (split against the graph, as layer calls have ':' in their ids)
     layer_range: tuple[str | None, str | None] | str | None = None
     highlight: tuple[str, ...] = ()
-    collapse: bool = False
+    #: fold name groups and repeated blocks (:mod:`.collapse`). None = auto, ``inspector render``'s
+    #: default: it folds when the flat diagram has more than ``collapse.AUTO_COLLAPSE`` boxes
+    #: (:func:`.collapse.collapse_auto`); the Python API's default is False (never fold)
+    collapse: bool | None = False
     #: a name-prefix group needs at least this many layer calls to become one box
     collapse_min: int = 4
+    #: hyper-parameters in each box: "key" (what tells it apart: "64, 3×3 /2", "k11 d4"), "all" (every
+    #: config field not at Keras's default) or "none" (see :mod:`inspector.layers.hparams`)
+    details: str = "key"
     color: bool = True
     #: "auto" (dot up to 2,000 boxes, else the built-in layered layout drawn by Graphviz),
     #: "dot" or "layered"
@@ -82,6 +89,8 @@ class RenderOptions:
             raise InspectorError(f"depth must be >= 0, not {self.depth}")
         if self.layout not in ("auto", "dot", "layered"):
             raise InspectorError(f"layout must be auto, dot or layered, not {self.layout!r}")
+        if self.details not in DETAILS:
+            raise InspectorError(f"details must be one of {', '.join(DETAILS)}, not {self.details!r}")
         if self.collapse_min < 2:
             raise InspectorError("collapse_min must be at least 2")
         if isinstance(self.highlight, str):

@@ -11,7 +11,9 @@ import re
 from typing import Any
 
 from inspector.graph import ModelGraph
+from inspector.layers.hparams import key_params
 from inspector.report import stats_columns
+from inspector.report.macs_note import macs_line
 
 
 def fmt_shape(shape: Any) -> str:
@@ -69,6 +71,7 @@ def rows(g: ModelGraph) -> list[dict[str, Any]]:
             "quantization": a.get("quantization"),
             "lora_rank": a.get("lora_rank"),
             "dtype_policy": a.get("dtype_policy"),
+            "details": key_params(a.get("class_name"), a.get("config")),
             **({"stats": a["stats"]} if a.get("stats") else {}),
         })
     return out
@@ -109,17 +112,18 @@ def table_cells(g: ModelGraph) -> tuple[list[str], list[list[str]]]:
 def footer(g: ModelGraph) -> list[str]:
     t = g.totals()
     meta = g.meta
+    none = not t["params_known"] and not t["params_total"]  # nothing read: unknown, never 0
     lines = [
-        f"Total params: {t['params_total']:,} ({human_bytes(t['params_bytes'])})"
-        + ("" if t["params_known"] else "  [some layers' weights were not found]"),
+        ("Total params: ? (weights not read)" if none else
+         f"Total params: {t['params_total']:,} ({human_bytes(t['params_bytes'])})"
+         + ("" if t["params_known"] else "  [some layers' weights were not found]")),
         *([f"  of which LoRA adapters: {t['params_lora']:,} (Keras creates them on load; the file holds "
            "the merged kernels)"] if t.get("params_lora") else []),
         *([f"  of which quantization scales and statistics: {t['params_quantization']:,}"]
           if t.get("params_quantization") else []),
-        f"Trainable params: {t['params_trainable']:,}",
-        f"Non-trainable params: {t['params_non_trainable']:,}",
-        "MACs per sample: " + ("?" if not t["macs"] and not t["macs_known"] else human(t["macs"])
-                               + ("" if t["macs_known"] else " (lower bound: some layers unknown)")),
+        "Trainable params: " + ("?" if none else f"{t['params_trainable']:,}"),
+        "Non-trainable params: " + ("?" if none else f"{t['params_non_trainable']:,}"),
+        macs_line(g, human),
         "Inputs: " + (", ".join(f"{i} {fmt_shapes(g.node(i).get('output_shapes'))}" for i in g.inputs)
                       or "? (none known)"),
         "Outputs: " + (", ".join(_src(o, {"tensor_index": t_}) + " " + fmt_shape(_out_shape(g, o, t_))
@@ -141,9 +145,10 @@ def _out_shape(g: ModelGraph, nid: str, t: int) -> Any:
     return shapes[t] if t < len(shapes) else None
 
 
-def render_text(g: ModelGraph, rich_tty: bool = False) -> str:
-    """Plain text table (or a rich table rendered to text when ``rich_tty``)."""
-    head, body = table_cells(g)
+def render_text(g: ModelGraph, rich_tty: bool = False, cells: tuple | None = None) -> str:
+    """Plain text table (or a rich table rendered to text when ``rich_tty``); ``cells``: other
+    (head, body) rows, e.g. the hierarchy of :mod:`inspector.report.tree`."""
+    head, body = cells or table_cells(g)
     title = f'Model: "{g.name}" ({g.class_name})'
     if rich_tty:
         from rich.console import Console
@@ -184,8 +189,8 @@ def md_text(text: Any) -> str:
     return re.sub(r"(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])", r"\\_", text)
 
 
-def render_markdown(g: ModelGraph) -> str:
-    head, body = table_cells(g)
+def render_markdown(g: ModelGraph, cells: tuple | None = None) -> str:
+    head, body = cells or table_cells(g)
     lines = [f"**Model:** {md_text(g.name)} ({md_text(g.class_name)})", "", "| " + " | ".join(head) + " |",
              "|" + "|".join("---" for _ in head) + "|"]
     lines += ["| " + " | ".join(md_text(c) for c in r) + " |" for r in body]

@@ -276,3 +276,33 @@ def test_diff_and_render_diff_name_tuning_by_meaning(keras, tmp_path):
         marked = {line.split(" ", 1)[0].strip('"') for line in dot.read_text().splitlines()
                   if "quantized int8" in line or "LoRA r=4" in line and "~ changed" in line}
         assert marked == want
+
+
+def test_keras_hub_gemma_lora_and_int8_preset(keras, tmp_path):
+    """A keras-hub Gemma with LoRA saved as .keras, and one quantized to int8 saved as a preset:
+    the static totals and trainable split equal Keras's (after load_model for the .keras file;
+    the quantized model itself for the preset, which keras-hub 0.32 cannot load back)."""
+    import warnings
+
+    keras_hub = pytest.importorskip("keras_hub")
+
+    def build():
+        keras.utils.set_random_seed(1)
+        return keras_hub.models.GemmaBackbone(vocabulary_size=64, num_layers=2, num_query_heads=2,
+                                              num_key_value_heads=1, hidden_dim=16, intermediate_dim=32, head_dim=8)
+
+    lora = build()
+    lora.enable_lora(4)
+    lora.save(tmp_path / "lora.keras")
+    q = build()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        q.quantize("int8")
+    q.save_to_preset(str(tmp_path / "int8"))
+    for path, model in ((tmp_path / "lora.keras", keras.models.load_model(tmp_path / "lora.keras")),
+                        (tmp_path / "int8", q)):
+        t = inspector.read(str(path)).totals()
+        assert t["params_known"]
+        assert (t["params_trainable"], t["params_non_trainable"]) == (_count(model.trainable_weights),
+                                                                      _count(model.non_trainable_weights)), path
+    assert _count(q.non_trainable_weights) > _count(q.trainable_weights)     # int8 kernels are frozen
