@@ -173,6 +173,7 @@ MAC_RULES: dict[str, Any] = {
     **conv_rules(),
     # keras-hub layers met inside traced blocks (their inside has no sub-layers to sum)
     "RotaryEmbedding": lambda *a: 2 * per_element(*a),   # x·cos + rotate_half(x)·sin per element
+    "PositionEmbedding": lambda *a: 0,                    # a slice of a learned table: no arithmetic
 }
 _HANDLERS = MAC_RULES  # read by readers.audit for the classes the inspector knows
 _ZERO = ZERO_MACS

@@ -57,6 +57,7 @@ class TreeNode:
     class_name: str | None = None  # only where a config names it
     class_key: str | None = None   # the snake_case class a ``layers`` list key gives
     shards: dict[str, str] = field(default_factory=dict)  # weight name -> shard it was read from
+    quantization: str | None = None  # the mode the config's dtype policy map gives this layer
 
     def walk(self) -> Iterator["TreeNode"]:
         """This node and every node below it, parents first (iterative)."""
@@ -243,6 +244,7 @@ def mark(root: TreeNode, config: dict | None) -> None:
         mode = finetune.quantization_mode({"dtype": policies.get(names)}) if names in policies else None
         if mode and node.weights:
             _mark_quantized(node.weights, mode)
+            node.quantization = mode
         for c in node.children:
             stack.append((c, f"{names}/{c.name}" if names else c.name))
 
@@ -334,4 +336,5 @@ def _node_attrs(node: TreeNode, name: str, parent: str | None) -> dict[str, Any]
                 weights=[w.as_dict() for w in ws], params_trainable=trainable,
                 params_non_trainable=sum(numel(w.shape) for w in ws) - trainable,
                 params_own=sum(numel(w.shape) for w in node.weights), macs=None, activation_bytes=None,
-                path=node.path, parent=parent, attribute=node.attribute or None, weight_tree=True)
+                path=node.path, parent=parent, attribute=node.attribute or None, weight_tree=True,
+                quantization=node.quantization)

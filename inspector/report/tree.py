@@ -33,15 +33,18 @@ def _prefix(level: int) -> str:
     return "" if level <= 1 else "│ " * (level - 2) + "└─ "
 
 
-def tree_rows(g: ModelGraph, depth: int | None = None) -> list[dict[str, Any]]:
+def tree_rows(g: ModelGraph, depth: int | None = None, fold: bool = False) -> list[dict[str, Any]]:
     """One row per node down to ``depth`` (None: every level), parents first. A weight tree's
     model row is depth 0 (its top-level layers depth 1); a layer graph's rows start at 1.
-    ``parent`` is the enclosing layer's path in the weights file."""
+    ``parent`` is the enclosing layer's path in the weights file. With ``fold``, a run of
+    consecutive sibling blocks holding the same weights (a transformer's decoder blocks) is
+    one row with ``repeats`` = its length and ``last`` = its last block's name; only the first
+    block's inside is listed."""
     out: list[dict[str, Any]] = []
     top = 0 if is_weight_tree(g) else 1
-    stack = [(g, nid, top) for nid in reversed(g.order())]
+    stack = [(g, nid, top, 1, None) for nid in reversed(g.order())]
     while stack:
-        graph, nid, level = stack.pop()
+        graph, nid, level, repeats, last = stack.pop()
         a = graph.store.nodes[nid]
         pt, pn = a.get("params_trainable"), a.get("params_non_trainable")
         out.append({
@@ -52,11 +55,36 @@ def tree_rows(g: ModelGraph, depth: int | None = None) -> list[dict[str, Any]]:
             "params_trainable": pt, "params_non_trainable": pn, "params_own": a.get("params_own"),
             "own_weights": [w for w in a.get("weights") or [] if "/" not in w["name"].removeprefix("vars/")]
             if a.get("weight_tree") else None,
+            **({"repeats": repeats, "last": last} if repeats > 1 else {}),
         })
         sub = graph.subgraphs.get(a.get("subgraph")) if a.get("subgraph") is not None else None
         if sub is not None and (depth is None or level < depth):
-            stack.extend((sub, c, level + 1) for c in reversed(sub.order()))
+            runs = _sibling_runs(sub) if fold else [(c, 1, None) for c in sub.order()]
+            stack.extend((sub, c, level + 1, k, end) for c, k, end in reversed(runs))
     return out
+
+
+def _signature(a: dict[str, Any]) -> tuple:
+    """What makes two sibling blocks the same: class, and every weight's name, shape, dtype, role."""
+    return (a.get("class_name"), a.get("class_key"), a.get("kind"),
+            tuple((w["name"], tuple(w["shape"]), w.get("dtype"), w.get("trainable"))
+                  for w in a.get("weights") or []))
+
+
+def _sibling_runs(g: ModelGraph) -> list[tuple[str, int, str | None]]:
+    """(first node, run length, last node's name) of ``g``'s children in order; blocks only."""
+    runs: list[tuple[str, int, str | None]] = []
+    prev = None
+    for nid in g.order():
+        a = g.store.nodes[nid]
+        sig = _signature(a) if a.get("subgraph") is not None else None
+        if runs and sig is not None and sig == prev:
+            first, k, _ = runs[-1]
+            runs[-1] = (first, k + 1, a.get("name"))
+        else:
+            runs.append((nid, 1, None))
+        prev = sig
+    return runs
 
 
 def _class_cell(r: dict) -> str:
@@ -76,9 +104,14 @@ def tree_cells(g: ModelGraph, depth: int | None) -> tuple[list[str], list[list[s
     """Head and body of the weight-tree table: a block's Params is its subtree's, Own its own."""
     head = ["Layer", "Attribute", "Class", "Params", "Own", "Own weights"]
     body = []
-    for r in tree_rows(g, TREE_DEPTH if depth is None else depth):
+    for r in tree_rows(g, TREE_DEPTH if depth is None else depth, fold=True):
         name = _prefix(r["depth"] + 1) + str(r["name"])
-        body.append([name, r["attribute"] or "", _class_cell(r), "?" if r["params"] is None else f"{r['params']:,}",
+        if r.get("repeats"):     # params are per block: the run holds repeats × as many
+            name += f" … {r['last']} (×{r['repeats']})"
+        params = "?" if r["params"] is None else f"{r['params']:,}"
+        if r.get("repeats") and r["params"] is not None:
+            params = f"{r['repeats']} × {params}"
+        body.append([name, r["attribute"] or "", _class_cell(r), params,
                      "" if r["params_own"] is None or r["depth"] == 0 else f"{r['params_own']:,}", _weights_cell(r)])
     return head, body
 

@@ -306,3 +306,19 @@ def test_keras_hub_gemma_lora_and_int8_preset(keras, tmp_path):
         assert (t["params_trainable"], t["params_non_trainable"]) == (_count(model.trainable_weights),
                                                                       _count(model.non_trainable_weights)), path
     assert _count(q.non_trainable_weights) > _count(q.trainable_weights)     # int8 kernels are frozen
+    # every weight-owning sub-layer: its own count and quantization mode, as the layer object says
+    ours, theirs = [], []
+    stack = [inspector.read(str(tmp_path / "int8"))]
+    while stack:
+        g = stack.pop()
+        for _, a in g.nodes():
+            if a.get("params_own"):
+                ours.append((a["name"], a["params_own"], a.get("quantization")))
+            if a.get("subgraph"):
+                stack.append(g.subgraphs[a["subgraph"]])
+    for layer in q._flatten_layers(include_self=False):
+        inner = {id(w) for sub in layer._flatten_layers(include_self=False) for w in sub.weights}
+        own = [w for w in layer.weights if id(w) not in inner]
+        if own:
+            theirs.append((layer.name, _count(own), getattr(layer, "quantization_mode", None)))
+    assert sorted(ours) == sorted(theirs)

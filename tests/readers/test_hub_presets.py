@@ -142,3 +142,18 @@ def test_index_without_weight_map(sharded):
     folder, _ = sharded
     _write_index(folder, {"metadata": {}})
     _refused(folder, BadModelFile, "no weight_map")
+
+
+def test_repeated_decoder_blocks_fold_into_one_row(presets):
+    """The summary lists a run of identical blocks once, ×N, with one block's params (Keras's)."""
+    from conftest import run_cli
+
+    model, path = presets["gemma"]
+    p = run_cli("summary", path)
+    assert p.returncode == 0, p.stderr
+    blocks = [layer for layer in model.layers if type(layer).__name__ == "GemmaDecoderBlock"]
+    rows = [line for line in p.stdout.splitlines() if "decoder_block" in line]
+    assert len(rows) == 1 and f"{blocks[0].name} … {blocks[-1].name} (×{len(blocks)})" in rows[0]
+    assert f"{len(blocks)} × {blocks[0].count_params():,}" in rows[0]
+    assert len({b.count_params() for b in blocks}) == 1
+    assert sum(1 for line in p.stdout.splitlines() if line.strip().startswith(("│ └─ query", "└─ query"))) <= 1

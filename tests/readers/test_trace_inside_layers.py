@@ -141,3 +141,45 @@ def test_without_a_sequence_length_the_block_stays_one_box_and_says_why(gemma):
     g = open_graph(path, load=True)
     assert g.node("decoder_block_0").get("subgraph") is None and g.node("decoder_block_0")["macs"] is None
     assert any("decoder_block_0" in n and "--input" in n for n in g.meta["notes"])
+
+
+def test_keras_hub_bert_contractions_equal_the_profilers_matmuls(keras):
+    """keras-hub's BERT traced through its encoder blocks and their attention: the MACs of every
+    contraction (Dense, EinsumDense, the attention einsums) add up to exactly half of what
+    TensorFlow's profiler counts for the MatMuls of the same forward pass. (The profiler's total
+    also counts element-wise float ops, which are not multiply-accumulates.)"""
+    keras_hub = pytest.importorskip("keras_hub")
+    import tensorflow as tf
+    from tensorflow.python.profiler import model_analyzer, option_builder
+
+    from inspector.readers.live.reshape import with_input_shapes
+    from inspector.readers.live.specs import InputSpec
+    from inspector.readers.live.trace import live_graph
+
+    keras.utils.set_random_seed(3)
+    bert = keras_hub.models.BertBackbone(vocabulary_size=50, num_layers=2, num_heads=2, hidden_dim=32,
+                                         intermediate_dim=64, max_sequence_length=16)
+    model = with_input_shapes(bert, [InputSpec(n, (16,), "int32") for n in ("token_ids", "segment_ids",
+                                                                            "padding_mask")])
+    g, _ = live_graph(model)
+    contractions, stack = 0, [g]
+    while stack:
+        graph = stack.pop()
+        for _, a in graph.nodes():
+            if a.get("subgraph"):
+                stack.append(graph.subgraphs[a["subgraph"]])
+            elif a["class_name"] in ("Dense", "EinsumDense", "Einsum"):
+                contractions += a["macs"]
+    specs = {t._keras_history[0].name: tf.TensorSpec([1, *t.shape[1:]], t.dtype) for t in model.inputs}
+    cf = tf.function(lambda x: model(x, training=False)).get_concrete_function(specs)
+    prof = model_analyzer.profile(graph=cf.graph, cmd="scope",
+                                  options=option_builder.ProfileOptionBuilder.float_operation())
+    matmuls, nodes = [], [prof]
+    while nodes:                                   # every op the profiler counted, by name
+        n = nodes.pop()
+        nodes.extend(n.children)
+        if n.float_ops and n.name.rsplit("/", 1)[-1].startswith("MatMul"):
+            matmuls.append(n.float_ops)
+    assert len(matmuls) == 17                      # 8 per block (q, k, v, QK^T, AV, out, 2 ffw) + pooler
+    assert contractions == sum(matmuls) // 2
+    assert g.node("transformer_layer_0")["macs"] == sum(a["macs"] for _, a in _sub(g, "transformer_layer_0").nodes())
