@@ -442,6 +442,7 @@ OP_HANDLERS: dict[str, Handler] = {
     "Moveaxis": op_moveaxis,
     "Swapaxes": op_swapaxes,
     "GetItem": op_get_item,
+    "ConvertToTensor": op_unary,
 }
 # Contractions other than Matmul: kept apart because ``inspector.layers.costs``
 # counts every op in OP_HANDLERS as zero multiply-accumulates.

@@ -143,8 +143,9 @@ def test_without_a_sequence_length_the_block_stays_one_box_and_says_why(gemma):
     assert any("decoder_block_0" in n and "--input" in n for n in g.meta["notes"])
 
 
-def test_keras_hub_bert_contractions_equal_the_profilers_matmuls(keras):
-    """keras-hub's BERT traced through its encoder blocks and their attention: the MACs of every
+@pytest.mark.parametrize("arch", ["bert", "gpt2"])
+def test_keras_hub_contractions_equal_the_profilers_matmuls(keras, arch):
+    """keras-hub's BERT and GPT-2 traced through their blocks and attention: the MACs of every
     contraction (Dense, EinsumDense, the attention einsums) add up to exactly half of what
     TensorFlow's profiler counts for the MatMuls of the same forward pass. (The profiler's total
     also counts element-wise float ops, which are not multiply-accumulates.)"""
@@ -157,19 +158,20 @@ def test_keras_hub_bert_contractions_equal_the_profilers_matmuls(keras):
     from inspector.readers.live.trace import live_graph
 
     keras.utils.set_random_seed(3)
-    bert = keras_hub.models.BertBackbone(vocabulary_size=50, num_layers=2, num_heads=2, hidden_dim=32,
-                                         intermediate_dim=64, max_sequence_length=16)
-    model = with_input_shapes(bert, [InputSpec(n, (16,), "int32") for n in ("token_ids", "segment_ids",
-                                                                            "padding_mask")])
+    kw = dict(vocabulary_size=50, num_layers=2, num_heads=2, hidden_dim=32, intermediate_dim=64,
+              max_sequence_length=16)
+    backbone = (keras_hub.models.BertBackbone if arch == "bert" else keras_hub.models.GPT2Backbone)(**kw)
+    model = with_input_shapes(backbone, [InputSpec(t._keras_history[0].name, (16,), "int32")
+                                         for t in backbone.inputs])
     g, _ = live_graph(model)
-    contractions, stack = 0, [g]
+    contractions, stack = [], [g]
     while stack:
         graph = stack.pop()
         for _, a in graph.nodes():
             if a.get("subgraph"):
                 stack.append(graph.subgraphs[a["subgraph"]])
             elif a["class_name"] in ("Dense", "EinsumDense", "Einsum"):
-                contractions += a["macs"]
+                contractions.append(a["macs"])
     specs = {t._keras_history[0].name: tf.TensorSpec([1, *t.shape[1:]], t.dtype) for t in model.inputs}
     cf = tf.function(lambda x: model(x, training=False)).get_concrete_function(specs)
     prof = model_analyzer.profile(graph=cf.graph, cmd="scope",
@@ -180,6 +182,25 @@ def test_keras_hub_bert_contractions_equal_the_profilers_matmuls(keras):
         nodes.extend(n.children)
         if n.float_ops and n.name.rsplit("/", 1)[-1].startswith("MatMul"):
             matmuls.append(n.float_ops)
-    assert len(matmuls) == 17                      # 8 per block (q, k, v, QK^T, AV, out, 2 ffw) + pooler
-    assert contractions == sum(matmuls) // 2
+    assert len(matmuls) == len(contractions) >= 16      # q, k, v, QK^T, AV, out and 2 ffw per block
+    assert sorted(contractions) == sorted(f // 2 for f in matmuls)
     assert g.node("transformer_layer_0")["macs"] == sum(a["macs"] for _, a in _sub(g, "transformer_layer_0").nodes())
+
+
+def test_task_model_expands_its_backbone_and_counts_shared_weights_once(gemma, keras, tmp_path):
+    """GemmaCausalLM: the backbone is traced block by block under the task, and the LM head that
+    reuses the backbone's token embedding is not counted twice (Keras's count_params())."""
+    import keras_hub
+
+    from inspector.cli.common import open_graph
+
+    backbone, _ = gemma
+    lm = keras_hub.models.GemmaCausalLM(backbone=backbone, preprocessor=None)
+    lm.save(tmp_path / "lm.keras")
+    g = open_graph(str(tmp_path / "lm.keras"), load=True, inputs=("token_ids=8", "padding_mask=8"))
+    t = g.totals()
+    assert t["params_total"] == lm.count_params() and t["macs_known"]
+    inner = _sub(g, backbone.name)
+    assert {n for n, a in inner.nodes() if a["class_name"] == "GemmaDecoderBlock"} == \
+        {layer.name for layer in backbone.layers if type(layer).__name__ == "GemmaDecoderBlock"}
+    assert g.node("token_embedding")["params_in"] == backbone.name

@@ -150,9 +150,13 @@ def _attach(g: ModelGraph, nid: str, a: dict, sub: ModelGraph, params: bool = Tr
 
 
 def is_custom(layer: Any) -> bool:
-    """A layer class from outside Keras (a user's, keras-hub's, a notebook's ``__main__``): its code
+    """A layer from outside Keras (a user's, keras-hub's, a notebook's ``__main__``): its code
     is the only description of what it does, so its inside is traced."""
-    module = type(layer).__module__ or ""
+    return is_custom_class(type(layer))
+
+
+def is_custom_class(cls: type) -> bool:
+    module = cls.__module__ or ""
     return not (module == "keras" or module.startswith("keras."))
 
 

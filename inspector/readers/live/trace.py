@@ -20,15 +20,17 @@ the expected vs received shape and the user's source line.
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import warnings
-from typing import Any
+from typing import Any, Iterator
 
 from inspector.graph import ModelGraph
 from inspector.readers.live.eager import eager_trace
 from inspector.readers.live.explain import TraceFailed, TraceFailure, TraceResult, _add_input, _failure, _finish_traced
 from inspector.readers.live.loading import import_keras
 from inspector.readers.live.nodes import _struct_list as _flat
-from inspector.readers.live.nodes import costs, tensor_ref
+from inspector.readers.live.nodes import costs, is_custom, is_custom_class, tensor_ref
 from inspector.readers.live.recorder import _attr_names, _hooked, _Recorder
 from inspector.readers.live.refine import measure_shapes, refine_shapes
 from inspector.readers.live.specs import InputSpec, Template, call_template, model_input_specs
@@ -179,7 +181,7 @@ def _replay(layer: Any, node: Any, batch: int | None) -> ModelGraph | None:
     try:
         args = keras.tree.map_structure(fresh, tuple(node.arguments.args))
         kwargs = keras.tree.map_structure(fresh, dict(node.arguments.kwargs))
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _specs_by_tracing(layer):
             warnings.filterwarnings("ignore", category=UserWarning, module="keras")
             out = layer.call(*args, **kwargs)
             twin = keras.Model(inputs, out, name=layer.name)
@@ -190,6 +192,28 @@ def _replay(layer: Any, node: Any, batch: int | None) -> ModelGraph | None:
     if refine_shapes(g) | measure_shapes(layer, (args, kwargs, inputs), g):
         costs(g)
     return g
+
+
+@contextlib.contextmanager
+def _specs_by_tracing(layer: Any) -> Iterator[None]:
+    """Sub-classes of Keras layers from outside Keras (keras-hub's ``CachedMultiHeadAttention``)
+    take call arguments their Keras base's ``compute_output_spec`` does not (``cache=``), so a
+    symbolic call of them fails; for the replay they get the generic rule instead (trace
+    ``call`` on symbolic values), which takes whatever ``call`` takes."""
+    import keras
+
+    patched = []
+    for sub in layer._flatten_layers(include_self=False, recursive=True):
+        cls = type(sub)
+        if is_custom(sub) and any(not is_custom_class(base) and base.__dict__.get("compute_output_spec")
+                                  for base in cls.__mro__[1:] if base is not keras.layers.Layer):
+            sub.compute_output_spec = functools.partial(keras.layers.Layer.compute_output_spec, sub)
+            patched.append(sub)
+    try:
+        yield
+    finally:
+        for sub in patched:
+            del sub.compute_output_spec
 
 
 def _open_batch(g: ModelGraph) -> None:

@@ -114,11 +114,17 @@ def finish(g: ModelGraph, objects: dict[str, Any], depth: int, trainable: bool,
            expand: Expand | None = None, nodes: dict[str, Any] | None = None) -> None:
     """Parameters (first call of each layer), nested graphs, MACs and activation bytes."""
     opaque: list[str] = []
+    owner = _owners(objects)
     for nid, a in list(g.nx.nodes(data=True)):
         if a.get("call_index", 0) != 0:
             continue
         obj = objects.get(nid)
-        if a["kind"] == "model":
+        if obj is not None and id(obj) in owner and a["kind"] != "input":
+            # a layer of a nested model called again out here (a task's LM head reusing the
+            # backbone's embedding): its weights are counted once, inside, as count_params() does
+            a["params_trainable"], a["params_non_trainable"], a["weights"] = 0, 0, []
+            a["params_in"] = owner[id(obj)]
+        elif a["kind"] == "model":
             sub, _ = functional_graph(obj, depth + 1, a["trainable"], expand)
             _attach(g, nid, a, sub)
         elif a["kind"] in ("op", "input") or obj is None:
@@ -145,3 +151,19 @@ def finish(g: ModelGraph, objects: dict[str, Any], depth: int, trainable: bool,
 
 def _few(names: list[str]) -> str:
     return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def _owners(objects: dict[str, Any]) -> dict[int, str]:
+    """id(layer) -> the node whose model or custom layer holds it as a sub-layer."""
+    out: dict[int, str] = {}
+    for nid, obj in objects.items():
+        for sub in _sublayers_deep(obj):
+            out.setdefault(id(sub), nid)
+    return out
+
+
+def _sublayers_deep(obj: Any) -> list:
+    try:
+        return list(obj._flatten_layers(include_self=False, recursive=True))
+    except Exception:  # an op or an object without sub-layers
+        return []
