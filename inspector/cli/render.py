@@ -146,7 +146,11 @@ def render(model: str, output: str, shapes: bool, dtypes: bool, names: bool, act
         raise InspectorError("--by needs --overlay FILE", model)
     if diff_against is not None:
         options.diff = _open_other(diff_against, opts)
-    if g.meta.get("opaque"):
+    if g.meta.get("weights_only"):
+        from inspector.readers.weight_tree import WEIGHTS_ONLY
+
+        click.echo(f"note: {model}: {WEIGHTS_ONLY}; drawing its weight tree", err=True)
+    elif g.meta.get("opaque"):
         tree = any(a.get("subgraph") for _, a in g.nodes())
         how = ("drawing its weight tree as nested blocks (no data flow)" if tree and options.expand_nested else
                "drawing the model as one box" + (" (--expand-nested draws its weight tree)" if tree else ""))

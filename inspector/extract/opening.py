@@ -40,8 +40,10 @@ def static_checks(path: str, unsafe: bool, refs: Sequence[Any], check: StaticChe
     against: their references are checked on the loaded model, with the same rules.
     """
     from inspector.readers.static import read_file
+    from inspector.readers.weight_tree import refuse_weights_only
 
     graph = read_file(path, allow_code=unsafe)
+    refuse_weights_only(graph, path)
     if graph.meta.get("opaque") or not len(graph):
         return
     check_refs(graph, refs, path)

@@ -177,7 +177,7 @@ def read_weights_index(path: str) -> Any:
     mark(root, None)
     prune(root)
     g = to_graph(root, root.name or os.path.basename(path), "?")
-    g.meta.update(source=path, format="keras-v3-weights-sharded", notes=[WEIGHTS_ONLY, NO_EDGES])
+    g.meta.update(source=path, format="keras-v3-weights-sharded", notes=[WEIGHTS_ONLY, NO_EDGES], weights_only=True)
     return g
 
 

@@ -340,7 +340,7 @@ def _weights_only(root: Any, path: str) -> ModelGraph:
     prune(tree)
     name = tree.name or os.path.basename(path)
     g = to_graph(tree, name, "?")
-    g.meta.update(format=fmt, notes=[WEIGHTS_ONLY, NO_EDGES])
+    g.meta.update(format=fmt, notes=[WEIGHTS_ONLY, NO_EDGES], weights_only=True)
     return g
 
 

@@ -285,8 +285,17 @@ def _mark_quantized(weights: list[WeightInfo], mode: str) -> None:
 #: One wording, everywhere a graph comes from weights alone.
 NO_EDGES = ("a tree of layers and their weights, read from the weights file: a weights file holds no data "
             "flow, so the layers are not connected")
-WEIGHTS_ONLY = ("the file holds weights only (no architecture): give the model file, or the model with "
-                "--weights")
+#: The one message for "no architecture here", on every command (a summary note, an error elsewhere).
+WEIGHTS_ONLY = ("the file holds weights only (no architecture): open the model's own file, or check these "
+                "weights against it with `inspector summary MODEL --weights FILE`")
+
+
+def refuse_weights_only(graph: Any, path: str) -> None:
+    """Commands that need a model (load, cut, run) refuse a weights-only file with the one message."""
+    if graph.meta.get("weights_only"):
+        from inspector.errors import InspectorError
+
+        raise InspectorError(WEIGHTS_ONLY, path)
 
 
 def to_graph(root: TreeNode, name: str, class_name: str, config: dict | None = None,

@@ -207,3 +207,22 @@ def test_h5_outputs_have_no_legacy_warning(sample_dir, keras, tmp_path):
     new = keras.models.load_model(out, compile=False)
     x = [np.ones((2, 10000), "float32"), np.ones((2, 10000), "float32"), np.ones((2, 100), "float32")]
     assert np.allclose(new(x)[0], model(x)[0], atol=ATOL)
+
+
+def test_weights_only_file_gets_one_message_everywhere(tmp_path, keras):
+    """A weights file is no model: every command says the same thing, naming what to do."""
+    from inspector.readers.weight_tree import WEIGHTS_ONLY
+
+    i = keras.Input((4,), name="x")
+    keras.Model(i, keras.layers.Dense(2, name="dense")(i)).save_weights(tmp_path / "w.weights.h5")
+    np.save(tmp_path / "x.npy", np.zeros((3, 4), "float32"))
+    w = str(tmp_path / "w.weights.h5")
+    p = run_cli("summary", w)
+    assert p.returncode == 0 and f"Note: {WEIGHTS_ONLY}" in p.stdout
+    p = run_cli("render", w, "-o", str(tmp_path / "w.svg"))
+    assert p.returncode == 0 and f"note: {w}: {WEIGHTS_ONLY}" in p.stderr
+    for args in (["summary", w, "--load"], ["extract", w, "--layer", "dense", "-o", str(tmp_path / "c.keras")],
+                 ["features", w, "--layer", "dense", "-i", str(tmp_path / "x.npy"), "-o", str(tmp_path / "f.npy")],
+                 ["stats", w, "-i", str(tmp_path / "x.npy"), "-o", str(tmp_path / "s.json")]):
+        p = run_cli(*args)
+        assert p.returncode == 2 and user_lines(p.stderr) == [f"error: {w}: {WEIGHTS_ONLY}"], (args, p.stderr)

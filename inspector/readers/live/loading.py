@@ -89,8 +89,10 @@ def load_file(path: str, unsafe: bool = False, compile: bool = False, allow_code
     static = None
     if not checked:
         from inspector.readers.static import read_file
+        from inspector.readers.weight_tree import refuse_weights_only
 
         static = read_file(path, allow_code=allow_code or unsafe)
+        refuse_weights_only(static, path)
     if unsafe:
         import sys
 
