@@ -152,7 +152,7 @@ def summary(model: str, fmt: str, **opts: Any) -> int | None:
 
         g = hide_plumbing(g)
     if stats is not None:
-        from inspector.report.stats_columns import attach_stats
+        from inspector.numerics.overlay import attach_stats
 
         attach_stats(g, stats)
     from inspector.report import tree

@@ -119,9 +119,9 @@ def describe(ext: Any, layers: Sequence[Any] | str | int) -> ExtractorInfo:
 
 def build(model: Any, layers: Any, options: dict) -> tuple[Any, ExtractorInfo]:
     """``inspector.feature_extractor(model, layers, **options)`` and its description."""
-    import inspector
+    from inspector.extract.submodel import feature_extractor
 
-    ext = inspector.feature_extractor(model, layers, **options)
+    ext = feature_extractor(model, layers, **options)
     return ext, describe(ext, layers)
 
 

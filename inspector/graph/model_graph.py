@@ -60,6 +60,8 @@ NODE_FIELDS: dict[str, str] = {
                  "trees: the layer's path relative to its parent layer (layers/dense, attention)",
     "opaque": "True for the one node of a model whose file holds no layer graph (a custom model class); its "
               "'subgraph' holds the weight tree",
+    "stats": "with summary --stats: the call's record from the stats file (mean, std, min, max, zero and dead "
+             "fractions, NaN/Inf counts, histogram; 'outputs' lists every output's when it has several)",
     "params_in": "live graphs: a layer of a nested model called again outside it (a task's LM head reusing "
                  "the backbone's embedding): the node whose subtree counts its weights (its own count is 0)",
     "weight_tree": "True for a node of a weight tree (a model with no layer graph, a keras-hub preset, a "

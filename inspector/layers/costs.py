@@ -169,7 +169,7 @@ MAC_RULES: dict[str, Any] = {
     "TFOpLambda": tf_op_lambda,
     **attention_rules(),
     **recurrent_rules(),
-    **wrapper_rules(),
+    **wrapper_rules(count_macs),
     **conv_rules(),
     # keras-hub layers met inside traced blocks (their inside has no sub-layers to sum)
     "RotaryEmbedding": lambda *a: 2 * per_element(*a),   # x·cos + rotate_half(x)·sin per element

@@ -5,16 +5,17 @@ layer alone: the power iteration that renormalizes the kernel runs in training o
 """
 from __future__ import annotations
 
+from functools import partial
+from typing import Callable
+
 from inspector.layers.common import unwrap_layer
 
-
-def _inner(cls: str, cfg: dict, ins: list, outs: list, weights: list) -> int | None:
-    from inspector.layers.costs import count_macs  # the dispatcher, which imports this module
-
-    return count_macs(cls, cfg, ins, outs, weights)
+#: ``count(class_name, config, input_shapes, output_shapes, weight_shapes)``: the dispatcher
+#: (:func:`inspector.layers.costs.count_macs`), handed in by it, so this module imports nothing above it.
+Count = Callable[[str, dict, list, list, list], "int | None"]
 
 
-def bidirectional(name, config, ins, outs, weights) -> int | None:
+def bidirectional(_inner: Count, name, config, ins, outs, weights) -> int | None:
     """Forward layer + backward layer (the forward one again when no backward_layer is saved)."""
     total = 0
     for key in ("layer", "backward_layer"):
@@ -28,7 +29,7 @@ def bidirectional(name, config, ins, outs, weights) -> int | None:
     return total
 
 
-def time_distributed(name, config, ins, outs, weights) -> int | None:
+def time_distributed(_inner: Count, name, config, ins, outs, weights) -> int | None:
     """``steps * MACs(inner layer on one step)``."""
     x, y = (ins[0] if ins else None), (outs[0] if outs else None)
     if x is None or len(x) < 3 or x[1] is None:
@@ -38,12 +39,12 @@ def time_distributed(name, config, ins, outs, weights) -> int | None:
     return None if macs is None else x[1] * macs
 
 
-def spectral_normalization(name, config, ins, outs, weights) -> int | None:
+def spectral_normalization(_inner: Count, name, config, ins, outs, weights) -> int | None:
     """The wrapped layer's MACs on the same tensors."""
     return _inner(*unwrap_layer(config.get("layer")), ins, outs, weights)
 
 
-def wrapper_rules() -> dict:
-    """Class name -> rule."""
-    return {"Bidirectional": bidirectional, "TimeDistributed": time_distributed,
-            "SpectralNormalization": spectral_normalization}
+def wrapper_rules(count: Count) -> dict:
+    """Class name -> rule, each counting its inner layer with ``count``."""
+    return {"Bidirectional": partial(bidirectional, count), "TimeDistributed": partial(time_distributed, count),
+            "SpectralNormalization": partial(spectral_normalization, count)}

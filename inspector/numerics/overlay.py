@@ -180,3 +180,17 @@ def _frame(doc: dict[str, Any], kind: str, label: str) -> Frame:
     return Frame(label=label, layers={str(k): v for k, v in doc["layers"].items()},
                  first_nonfinite=doc.get("first_nonfinite") if kind == "stats" else None,
                  first_over=doc.get("first_over") if kind == "compare" else None)
+
+
+def attach_stats(g: ModelGraph, path: str) -> None:
+    """Read the stats file ``path`` for ``g`` and put each call's record on its node."""
+    ov = load_overlay(path, g)
+    if ov.kind != "stats":
+        raise InspectorError("--stats takes a stats file (`inspector stats`); a compare file goes to "
+                             "`render --overlay`", path)
+    for nid, recs in ov.records().items():
+        rec = dict(recs[0])
+        if len(recs) > 1:
+            rec["outputs"] = recs
+        g.node(nid)["stats"] = rec
+    g.meta["stats_source"] = ov.source

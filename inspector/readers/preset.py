@@ -107,11 +107,11 @@ def weights_tree(folder: Any, stem: str, path: str) -> TreeNode | None:
 
 
 def _read_shard(folder: Any, name: str, path: str) -> dict[str, TreeNode]:
-    from inspector.readers.static import _with_path, read_hdf5
+    from inspector.readers.hdf5_file import read_hdf5, with_path
 
     def body(root: Any) -> dict[str, TreeNode]:
-        _with_path(path, check_hdf5, root, name)
-        return _with_path(path, v3_entries, root, name)
+        with_path(path, check_hdf5, root, name)
+        return with_path(path, v3_entries, root, name)
 
     return read_hdf5(path, folder.open_weights(name), body, f"{name} is not readable HDF5")
 

@@ -19,16 +19,15 @@ from __future__ import annotations
 import gc
 import logging
 import os
-from typing import Any, BinaryIO, Callable, TypeVar
+from typing import Any
 
-from inspector.errors import BadGraph, BadModelFile, InspectorError, UnsafeModel, displayable, one_line, quote
+from inspector.errors import BadGraph, BadModelFile, UnsafeModel, displayable, one_line, quote
 from inspector.graph import ModelGraph
-from inspector.readers.archive import KerasArchive, WindowFile, parse_json
+from inspector.readers.archive import KerasArchive, parse_json
 from inspector.readers.audit import audit_config
 from inspector.readers.config_graph import build_graph, is_model_config
 from inspector.readers.folder import KerasDirectory
-from inspector.readers.hdf5 import lite as h5lite
-from inspector.readers.hdf5 import snapshot as h5snapshot
+from inspector.readers.hdf5_file import read_hdf5, with_path
 from inspector.readers.preset import read_folder, read_weights_index
 from inspector.readers.sniff import sniff
 from inspector.readers.weight_tree import (
@@ -53,7 +52,7 @@ from inspector.readers.weights import (
 )
 
 log = logging.getLogger("inspector")
-T = TypeVar("T")
+
 
 
 LOAD_HINT = ("its config holds no layer graph (a custom model class); "
@@ -103,14 +102,14 @@ def _read_keras_zip(path: str, allow_code: bool, folder: bool = False) -> ModelG
         audit = _audit(config, path)
 
         def body(root: Any) -> ModelGraph:
-            _with_path(path, check_hdf5, root, "model.weights.h5")
-            layers_group = _with_path(path, h5_errors(_hard_group), root, "layers")
+            with_path(path, check_hdf5, root, "model.weights.h5")
+            layers_group = with_path(path, h5_errors(_hard_group), root, "layers")
 
             def container(entries: list[tuple[str, str]]) -> V3Container:
-                return _with_path(path, V3Container, layers_group, entries)
+                return with_path(path, V3Container, layers_group, entries)
 
             return _graph_from_config(config, container, path,
-                                      opaque_weights=lambda: assemble(_with_path(path, v3_entries, root)))
+                                      opaque_weights=lambda: assemble(with_path(path, v3_entries, root)))
 
         stream = ar.open_weights()
         unread = next((w for w in ("model.weights.json", "model.weights.npz") if w in ar.members), None)
@@ -138,8 +137,8 @@ def _read_keras_zip(path: str, allow_code: bool, folder: bool = False) -> ModelG
 
 def _read_h5(path: str, allow_code: bool) -> ModelGraph:
     def body(root: Any) -> tuple[ModelGraph, Any]:
-        _with_path(path, check_hdf5, root, "HDF5 file")
-        raw = _with_path(path, h5_errors(read_text_attr), root, "model_config")
+        with_path(path, check_hdf5, root, "HDF5 file")
+        raw = with_path(path, h5_errors(read_text_attr), root, "model_config")
         if raw is None:
             return _weights_only(root, path), None
         if isinstance(raw, bytes):
@@ -150,11 +149,11 @@ def _read_h5(path: str, allow_code: bool) -> ModelGraph:
             raise BadModelFile("model_config attribute is not a string", path)
         config = parse_json(data, "model_config", path)
         audit = _audit(config, path)
-        mw = _with_path(path, h5_errors(_hard_group), root, "model_weights")
+        mw = with_path(path, h5_errors(_hard_group), root, "model_weights")
         g = _graph_from_config(config, LegacyContainer(mw if mw is not None else root), path,
                                opaque_weights=lambda: None)
-        kv = _with_path(path, h5_errors(read_text_attr), root, "keras_version")
-        backend = _with_path(path, h5_errors(read_text_attr), root, "backend")
+        kv = with_path(path, h5_errors(read_text_attr), root, "keras_version")
+        backend = with_path(path, h5_errors(read_text_attr), root, "backend")
         g.meta.update(keras_version=_meta_str(kv), backend=_meta_str(backend))
         return g, audit
 
@@ -164,41 +163,6 @@ def _read_h5(path: str, allow_code: bool) -> ModelGraph:
     g.meta.setdefault("format", "h5-legacy")
     _annotate(g, audit, path, allow_code)
     return g
-
-
-def read_hdf5(path: str, stream: BinaryIO, body: Callable[[Any], T], unreadable: str) -> T:
-    """``body(root group)`` over the HDF5 bytes of ``stream``, read with :mod:`inspector.readers.hdf5.lite`;
-    if the file uses a feature h5lite does not support, once more over an h5py snapshot
-    taken in a child process (:mod:`inspector.readers.hdf5.snapshot`: a libhdf5 crash or hang on a
-    hostile file ends there, as one clear error). ``unreadable`` starts the error message
-    for bytes that are not HDF5 at all."""
-    if isinstance(stream, WindowFile):
-        fileobj, start, size = stream.region()
-    else:
-        fileobj, start, size = stream, 0, None
-    try:
-        lite = h5lite.File(fileobj, offset=start, size=size)
-    except h5lite.H5Corrupt as e:
-        raise BadModelFile(f"{unreadable} ({_short(e)}; truncated?)", path) from None
-    except h5lite.H5Unsupported:
-        lite = None
-    if lite is not None:
-        try:
-            return body(lite.root)
-        except h5lite.H5Unsupported:
-            pass
-    if fileobj is stream and not hasattr(fileobj, "name"):  # inflated in memory: the child needs a file
-        import shutil
-        import tempfile
-
-        with tempfile.NamedTemporaryFile(prefix="inspector-", suffix=".h5") as tmp:
-            stream.seek(0)
-            shutil.copyfileobj(stream, tmp)
-            tmp.flush()
-            root = _with_path(path, h5snapshot.snapshot, tmp.name)
-            return body(root)
-    root = _with_path(path, h5snapshot.snapshot, path, start, size)
-    return body(root)
 
 
 def _hard_group(root: Any, name: str) -> Any | None:
@@ -212,16 +176,6 @@ def _meta_str(v: Any) -> str | None:
     if not isinstance(v, str):
         return None
     return one_line(v, 64)
-
-
-def _with_path(path: str, fn: Any, *args: Any) -> Any:
-    """Call ``fn``; an InspectorError it raises without a file name gets ``path``."""
-    try:
-        return fn(*args)
-    except InspectorError as e:
-        if e.path is None:
-            e.path = path
-        raise
 
 
 def _audit(config: Any, path: str) -> Any:
@@ -326,13 +280,13 @@ def _weights_only(root: Any, path: str) -> ModelGraph:
     """A weights-only HDF5 file (Keras 3 ``*.weights.h5``; Keras 2 / tf-keras ``save_weights``
     with ``layer_names``): its weight tree, and a note that the architecture is not in it."""
     legacy = root if "layer_names" in root.attrs else None
-    mw = _with_path(path, h5_errors(_hard_group), root, "model_weights")
+    mw = with_path(path, h5_errors(_hard_group), root, "model_weights")
     if legacy is None and mw is not None and "layer_names" in mw.attrs:
         legacy = mw
     if legacy is not None:
-        tree, fmt = _with_path(path, legacy_tree, legacy), "h5-weights"
+        tree, fmt = with_path(path, legacy_tree, legacy), "h5-weights"
     elif is_group(root.get("vars")) or is_group(root.get("layers")):
-        tree, fmt = assemble(_with_path(path, v3_entries, root)), "keras-v3-weights"
+        tree, fmt = assemble(with_path(path, v3_entries, root)), "keras-v3-weights"
     else:
         raise BadModelFile("HDF5 file has no model_config attribute and no Keras weights (not a Keras "
                            "model or weights file)", path)
@@ -342,8 +296,3 @@ def _weights_only(root: Any, path: str) -> ModelGraph:
     g = to_graph(tree, name, "?")
     g.meta.update(format=fmt, notes=[WEIGHTS_ONLY, NO_EDGES], weights_only=True)
     return g
-
-
-def _short(e: Exception) -> str:
-    s = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    return s[:160]

@@ -51,7 +51,7 @@ def read_weights_file(path: str) -> tuple[str, Any]:
 
     kind = sniff(path)
     if kind == "hdf5":
-        from inspector.readers.static import read_hdf5
+        from inspector.readers.hdf5_file import read_hdf5
 
         with open(path, "rb") as f:
             return read_hdf5(path, f, lambda root: _from_hdf5(root, path), "not a readable HDF5 file")
@@ -64,18 +64,18 @@ def read_weights_file(path: str) -> tuple[str, Any]:
 
 
 def _from_hdf5(root: Any, path: str) -> tuple[str, Any]:
-    from inspector.readers.static import _with_path
+    from inspector.readers.hdf5_file import with_path
     from inspector.readers.weight_tree import v3_entries
 
-    _with_path(path, check_hdf5, root, "weights file")
+    with_path(path, check_hdf5, root, "weights file")
     group = root if "layer_names" in root.attrs else None
     mw = root.get("model_weights")
     if group is None and mw is not None and "layer_names" in getattr(mw, "attrs", {}):
         group = mw   # a legacy full-model .h5: Keras loads its model_weights
     if group is not None:
-        return "legacy", _with_path(path, _legacy_layers, group)
+        return "legacy", with_path(path, _legacy_layers, group)
     if root.get("layers") is not None or root.get("vars") is not None:
-        return "keras3", _with_path(path, v3_entries, root)
+        return "keras3", with_path(path, v3_entries, root)
     raise BadModelFile("HDF5 file holds no Keras weights (no layer_names, no layers group)", path)
 
 
@@ -111,8 +111,8 @@ def _from_keras(path: str, folder: bool) -> dict[str, TreeNode]:
     """The ``model.weights.h5`` (or sharded ``model.weights.json``) of a ``.keras`` file or folder."""
     from inspector.readers.archive import KerasArchive
     from inspector.readers.folder import KerasDirectory
+    from inspector.readers.hdf5_file import read_hdf5, with_path
     from inspector.readers.preset import weights_tree
-    from inspector.readers.static import _with_path, read_hdf5
     from inspector.readers.weight_tree import v3_entries
 
     with (KerasDirectory(path) if folder else KerasArchive(path)) as ar:
@@ -127,8 +127,8 @@ def _from_keras(path: str, folder: bool) -> dict[str, TreeNode]:
                                "file are not read statically)", path)
 
         def body(root: Any) -> dict[str, TreeNode]:
-            _with_path(path, check_hdf5, root, "model.weights.h5")
-            return _with_path(path, v3_entries, root)
+            with_path(path, check_hdf5, root, "model.weights.h5")
+            return with_path(path, v3_entries, root)
 
         return read_hdf5(path, stream, body, "model.weights.h5 is not readable HDF5")
 

@@ -1,38 +1,20 @@
 """``summary --stats FILE``: the activation statistics of a stats file as summary columns.
 
-The file is read and checked against the model by :func:`inspector.numerics.overlay.load_overlay`
-(a stats file of another model is refused). Each measured layer call gets a ``stats``
+:func:`inspector.numerics.overlay.attach_stats` reads the file, checks it against the model
+(a stats file of another model is refused) and gives each measured layer call a ``stats``
 node attribute (its first output's record; every output's under ``outputs`` when it has
-several), which the text/Markdown tables show as columns and the JSON rows carry whole.
+several); this module shows them as columns in the text/Markdown tables (the JSON rows
+carry them whole).
 """
 from __future__ import annotations
 
 from typing import Any
-
-from inspector.graph import ModelGraph
 
 #: (header, record key, kind): kind "num" = 3 significant digits, "frac" = a percentage.
 COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("Mean", "mean", "num"), ("Std", "std", "num"), ("Min", "min", "num"), ("Max", "max", "num"),
     ("Zeros", "zero_fraction", "frac"), ("Dead", "dead_fraction", "frac"),
 )
-
-
-def attach_stats(g: ModelGraph, path: str) -> None:
-    """Read the stats file ``path`` for ``g`` and put each call's record on its node."""
-    from inspector.errors import InspectorError
-    from inspector.numerics.overlay import load_overlay
-
-    ov = load_overlay(path, g)
-    if ov.kind != "stats":
-        raise InspectorError("--stats takes a stats file (`inspector stats`); a compare file goes to "
-                             "`render --overlay`", path)
-    for nid, recs in ov.records().items():
-        rec = dict(recs[0])
-        if len(recs) > 1:
-            rec["outputs"] = recs
-        g.node(nid)["stats"] = rec
-    g.meta["stats_source"] = ov.source
 
 
 def headers(rows: list[dict[str, Any]]) -> list[str]:
