@@ -13,6 +13,7 @@ from conftest import needs_browser
 from test_render import needs_dot
 
 import inspector
+from tests.models.nested_blocks import nested_blocks
 
 pytestmark = [needs_browser, needs_dot]
 
@@ -159,28 +160,11 @@ def test_minimap_click_and_drag_move_the_view(browser, big_pages, name):
     assert _on_screen(browser, [first, last]) == [True, False]
 
 
-def _nested(keras, path: str):
-    """features -> backbone (nested Functional: four residual blocks) -> head."""
-    from keras import layers
-
-    keras.backend.clear_session()
-    x = inp = keras.Input((8,), name="bb_in")
-    for k in range(1, 5):
-        h = layers.Dense(8, name=f"block{k}_dense")(x)
-        h = layers.ReLU(name=f"block{k}_relu")(layers.BatchNormalization(name=f"block{k}_bn")(h))
-        x = layers.Add(name=f"block{k}_add")([x, h])
-    backbone = keras.Model(inp, x, name="backbone")
-    i = keras.Input((8,), name="features")
-    model = keras.Model(i, layers.Dense(3, name="head")(backbone(i)), name="transfer")
-    model.save(path)
-    return model
-
-
 @pytest.fixture(scope="module")
 def nested_pages(keras, tmp_path_factory):
     d = tmp_path_factory.mktemp("blocks")
     path = str(d / "transfer.keras")
-    model = _nested(keras, path)
+    model = nested_blocks(keras, path)
     inspector.render(path, str(d / "nested.html"), expand_nested=True, collapse=False)
     inspector.render(path, str(d / "folded.html"), expand_nested=True, collapse=True)
     return model, str(d / "nested.html"), str(d / "folded.html")

@@ -14,6 +14,7 @@ from conftest import needs_browser
 from test_render import needs_dot
 
 import inspector
+from tests.models.nested_blocks import nested_blocks
 
 pytestmark = needs_browser
 
@@ -107,23 +108,6 @@ def test_viewer_without_graphviz(browser, sample_dir, tmp_path, monkeypatch):
     assert str(tuple(layer.output.shape)) in panel
 
 
-def _nested_blocks(keras, path: str):
-    """A head around a nested Functional backbone of four named blocks (folds under --collapse)."""
-    from keras import layers
-
-    keras.backend.clear_session()
-    x = inp = keras.Input((8,), name="bb_in")
-    for k in range(1, 5):
-        h = layers.Dense(8, name=f"block{k}_dense")(x)
-        h = layers.ReLU(name=f"block{k}_relu")(layers.BatchNormalization(name=f"block{k}_bn")(h))
-        x = layers.Add(name=f"block{k}_add")([x, h])
-    backbone = keras.Model(inp, x, name="backbone")
-    i = keras.Input((8,), name="features")
-    model = keras.Model(i, layers.Dense(3, name="head")(backbone(i)), name="transfer")
-    model.save(path)
-    return model
-
-
 @needs_dot
 def test_nested_and_collapsed_viewer(browser, keras, tmp_path):
     """Search reaches a layer folded into a collapsed box inside a nested model; the box's panel
@@ -131,7 +115,7 @@ def test_nested_and_collapsed_viewer(browser, keras, tmp_path):
     from selenium.webdriver.common.by import By
 
     path = str(tmp_path / "transfer.keras")
-    model = _nested_blocks(keras, path)
+    model = nested_blocks(keras, path)
     inner = model.get_layer("backbone").get_layer("block2_bn")
     out = str(tmp_path / "collapsed.html")
     inspector.render(path, out, expand_nested=True, collapse=True)
