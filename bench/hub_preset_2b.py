@@ -141,8 +141,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--dir", default=CACHE)
+    ap.add_argument("--quick", action="store_true", help="--runs 3")
     add_json_arg(ap)
     args = ap.parse_args()
+    if args.quick:
+        args.runs = min(args.runs, 3)
     rows, out_rows = [], []
     for mode in ("float32", "int8"):
         folder = os.path.join(args.dir, f"gemma_2b_preset_{mode}")

@@ -27,7 +27,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import PY, ROOT, table, write_atomic  # noqa: E402
 
 BENCH = os.path.join(ROOT, "bench")
-SCRIPTS = ["static_vs_keras", "render_vs_plot_model", "features_vs_predict", "h5lite_speed", "scaling"]
+SCRIPTS = ["static_vs_keras", "render_vs_plot_model", "features_vs_predict", "features_ray", "stats_vs_predict",
+           "h5lite_speed", "hub_preset_2b", "scaling"]
 TITLES = {
     "static_vs_keras": ("Summary: `inspector summary` vs `keras.models.load_model` + `model.summary()`",
                         "Whole processes; Keras runs have no warm-up (the inspector's warmed the page cache). "
@@ -42,6 +43,19 @@ TITLES = {
                             "Ratio = Keras time / ours = our throughput / Keras's. Target (issue #5): >= 0.9."),
     "features_peak_rss": ("Feature extraction: peak RSS for 1x and 10x rows",
                           "Peak RSS (VmHWM) of one fresh process each. Target (issue #5): ours grows < 10%."),
+    "features_ray": ("Feature extraction on Ray: `--engine ray` vs the single-process path",
+                     "Whole processes, as a user's command; the Ray sides start a local cluster and shut it down. "
+                     "Every Ray output equals the single-process output bit for bit (checked by the script)."),
+    "stats_vs_predict": ("Numerics: `inspector stats` (every layer call) vs Keras `predict` of a model that outputs "
+                         "every layer",
+                         "In-process seconds per pass over the data. Ratio = Keras time / ours = our throughput / "
+                         "Keras's. Target (issue #13): >= 0.8."),
+    "stats_peak_rss": ("Numerics: peak RSS for 1x and 10x rows",
+                       "Peak RSS (VmHWM) of one fresh process each. Target (issue #13): ours grows < 10%."),
+    "hub_preset_2b": ("keras-hub preset: full-size Gemma 2B, read statically (`bench/hub_preset_2b.py`)",
+                      "Sharded preset folders with Gemma 2B's dimensions written without data (float32 and "
+                      "int8-quantized); `inspector summary DIR` as whole processes. Targets (issues #11, #17): "
+                      "< 1 s and < 150 MB."),
     "h5lite_walk": ("Weights walk: `inspector.readers.hdf5.lite` vs h5py",
                     "CPU seconds in-process (every group and dataset shape of model.weights.h5); "
                     "\"process\" columns: fresh interpreters (imports included, median of 3). \"native visit\": "
