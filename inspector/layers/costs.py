@@ -172,8 +172,10 @@ MAC_RULES: dict[str, Any] = {
     **wrapper_rules(count_macs),
     **conv_rules(),
     # keras-hub layers met inside traced blocks (their inside has no sub-layers to sum)
-    "RotaryEmbedding": lambda *a: 2 * per_element(*a),   # x·cos + rotate_half(x)·sin per element
+    **{n: lambda *a: 2 * per_element(*a)                 # x·cos + rotate_half(x)·sin per element
+       for n in ("RotaryEmbedding", "LlamaRotaryEmbedding")},
     "PositionEmbedding": lambda *a: 0,                    # a slice of a learned table: no arithmetic
+    **{n: per_element for n in ("LlamaLayerNorm", "MistralLayerNormalization", "QwenLayerNorm")},  # RMS norms
 }
 _HANDLERS = MAC_RULES  # read by readers.audit for the classes the inspector knows
 _ZERO = ZERO_MACS

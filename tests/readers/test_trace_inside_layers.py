@@ -143,12 +143,29 @@ def test_without_a_sequence_length_the_block_stays_one_box_and_says_why(gemma):
     assert any("decoder_block_0" in n and "--input" in n for n in g.meta["notes"])
 
 
-@pytest.mark.parametrize("arch", ["bert", "gpt2"])
-def test_keras_hub_contractions_equal_the_profilers_matmuls(keras, arch):
-    """keras-hub's BERT and GPT-2 traced through their blocks and attention: the MACs of every
-    contraction (Dense, EinsumDense, the attention einsums) add up to exactly half of what
-    TensorFlow's profiler counts for the MatMuls of the same forward pass. (The profiler's total
-    also counts element-wise float ops, which are not multiply-accumulates.)"""
+def _hub_backbone(keras_hub, arch):
+    kh, kw = keras_hub.models, dict(vocabulary_size=50, num_layers=2, intermediate_dim=64)
+    if arch == "bert":
+        return kh.BertBackbone(num_heads=2, hidden_dim=32, max_sequence_length=16, **kw)
+    if arch == "gpt2":
+        return kh.GPT2Backbone(num_heads=2, hidden_dim=32, max_sequence_length=16, **kw)
+    if arch == "llama":
+        return kh.LlamaBackbone(num_query_heads=2, num_key_value_heads=1, hidden_dim=32, **kw)
+    if arch == "vit":
+        return kh.ViTBackbone(image_shape=(16, 16, 3), patch_size=4, num_layers=2, num_heads=2, hidden_dim=16,
+                              mlp_dim=32)
+    return kh.ResNetBackbone(input_conv_filters=[64], input_conv_kernel_sizes=[3], stackwise_num_filters=[64, 16],
+                             stackwise_num_blocks=[1, 1], stackwise_num_strides=[1, 2], block_type="basic_block",
+                             image_shape=(16, 16, 3))
+
+
+@pytest.mark.parametrize("arch", ["bert", "gpt2", "llama", "vit", "resnet"])
+def test_keras_hub_contractions_equal_the_profilers(keras, arch):
+    """keras-hub backbones traced through their blocks and attention: every contraction's MACs
+    (Dense, EinsumDense, the attention einsums, convolutions) equal half the float ops TensorFlow's
+    profiler counts for the MatMul/convolution ops of the same forward pass, op for op, and the
+    total is known. (The profiler's grand total also counts element-wise float ops, which are not
+    multiply-accumulates, and no Einsum op: so the ops are compared, not the grand totals.)"""
     keras_hub = pytest.importorskip("keras_hub")
     import tensorflow as tf
     from tensorflow.python.profiler import model_analyzer, option_builder
@@ -158,33 +175,37 @@ def test_keras_hub_contractions_equal_the_profilers_matmuls(keras, arch):
     from inspector.readers.live.trace import live_graph
 
     keras.utils.set_random_seed(3)
-    kw = dict(vocabulary_size=50, num_layers=2, num_heads=2, hidden_dim=32, intermediate_dim=64,
-              max_sequence_length=16)
-    backbone = (keras_hub.models.BertBackbone if arch == "bert" else keras_hub.models.GPT2Backbone)(**kw)
-    model = with_input_shapes(backbone, [InputSpec(t._keras_history[0].name, (16,), "int32")
-                                         for t in backbone.inputs])
+    backbone = _hub_backbone(keras_hub, arch)
+    model = backbone
+    if arch in ("bert", "gpt2", "llama"):      # token models: a sequence length for the open axis
+        model = with_input_shapes(backbone, [InputSpec(t._keras_history[0].name, (16,), "int32")
+                                             for t in backbone.inputs])
     g, _ = live_graph(model)
+    assert g.totals()["macs_known"]
     contractions, stack = [], [g]
     while stack:
         graph = stack.pop()
         for _, a in graph.nodes():
             if a.get("subgraph"):
                 stack.append(graph.subgraphs[a["subgraph"]])
-            elif a["class_name"] in ("Dense", "EinsumDense", "Einsum"):
+            elif a["class_name"] in ("Dense", "EinsumDense", "Einsum", "Conv2D"):
                 contractions.append(a["macs"])
     specs = {t._keras_history[0].name: tf.TensorSpec([1, *t.shape[1:]], t.dtype) for t in model.inputs}
-    cf = tf.function(lambda x: model(x, training=False)).get_concrete_function(specs)
+    feed = specs if len(specs) > 1 else next(iter(specs.values()))
+    cf = tf.function(lambda x: model(x, training=False)).get_concrete_function(feed)
     prof = model_analyzer.profile(graph=cf.graph, cmd="scope",
                                   options=option_builder.ProfileOptionBuilder.float_operation())
-    matmuls, nodes = [], [prof]
+    counted, nodes = [], [prof]
     while nodes:                                   # every op the profiler counted, by name
         n = nodes.pop()
         nodes.extend(n.children)
-        if n.float_ops and n.name.rsplit("/", 1)[-1].startswith("MatMul"):
-            matmuls.append(n.float_ops)
-    assert len(matmuls) == len(contractions) >= 16      # q, k, v, QK^T, AV, out and 2 ffw per block
-    assert sorted(contractions) == sorted(f // 2 for f in matmuls)
-    assert g.node("transformer_layer_0")["macs"] == sum(a["macs"] for _, a in _sub(g, "transformer_layer_0").nodes())
+        if n.float_ops and n.name.rsplit("/", 1)[-1].startswith(("MatMul", "BatchMatMul", "Conv2D", "convolution")):
+            counted.append(n.float_ops // 2)
+    assert len(counted) == len(contractions) >= 6
+    assert sorted(contractions) == sorted(counted)
+    blocks = [nid for nid, a in g.nodes() if a.get("subgraph")]
+    for nid in blocks:
+        assert g.node(nid)["macs"] == sum(a["macs"] for _, a in _sub(g, nid).nodes())
 
 
 def test_task_model_expands_its_backbone_and_counts_shared_weights_once(gemma, keras, tmp_path):
