@@ -146,21 +146,30 @@ def render(model: str, output: str, shapes: bool, dtypes: bool, names: bool, act
         raise InspectorError("--by needs --overlay FILE", model)
     if diff_against is not None:
         options.diff = _open_other(diff_against, opts)
+    _note_no_graph(g, model, options.expand_nested)
+    try:
+        view = build_view(g, options)
+    except InspectorError as e:   # --highlight / --layer-range names: the model is the file at fault
+        e.path = e.path or model
+        raise
+    _report(output, fmt, render_to(view, options, output, fmt))
+
+
+def _note_no_graph(g: Any, model: str, expand_nested: bool) -> None:
+    """One stderr note when the file holds no layer graph: what is drawn instead."""
     if g.meta.get("weights_only"):
         from inspector.readers.weight_tree import WEIGHTS_ONLY
 
         click.echo(f"note: {model}: {WEIGHTS_ONLY}; drawing its weight tree", err=True)
     elif g.meta.get("opaque"):
         tree = any(a.get("subgraph") for _, a in g.nodes())
-        how = ("drawing its weight tree as nested blocks (no data flow)" if tree and options.expand_nested else
+        how = ("drawing its weight tree as nested blocks (no data flow)" if tree and expand_nested else
                "drawing the model as one box" + (" (--expand-nested draws its weight tree)" if tree else ""))
         click.echo(f"note: {model}: {g.meta.get('hint') or 'no layer graph in this file'}; {how}", err=True)
-    try:
-        view = build_view(g, options)
-    except InspectorError as e:   # --highlight / --layer-range names: the model is the file at fault
-        e.path = e.path or model
-        raise
-    info = render_to(view, options, output, fmt)
+
+
+def _report(output: str, fmt: str, info: dict[str, Any]) -> None:
+    """The one "wrote ..." line (boxes, edges, layout) and any warnings of the renderer."""
     how = f", {info['layout']} layout" if info.get("layout") else ""
     boxes, edges = info["nodes"], info["edges"]
     click.echo(f"wrote {output} ({fmt}, {boxes} box{'es' if boxes != 1 else ''}, "

@@ -17,7 +17,7 @@ from conftest import ROOT
 
 import inspector
 from inspector.errors import BadModelFile
-from inspector.readers import static
+from inspector.readers import hdf5_file
 from inspector.readers.hdf5 import snapshot as h5snapshot
 
 
@@ -31,7 +31,7 @@ def count_fallbacks(monkeypatch):
         calls.append(args)
         return real(*args)
 
-    monkeypatch.setattr(static.h5snapshot, "snapshot", spy)
+    monkeypatch.setattr(hdf5_file.h5snapshot, "snapshot", spy)
     return calls
 
 
