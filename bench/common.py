@@ -222,7 +222,7 @@ def machine() -> str:
 
 def throughput_and_rss_rows(args: Any, rates: list, ours: dict, theirs: dict, rss: list, *, benchmark: str,
                             rss_benchmark: str, model: str, baseline: str, ours_name: str,
-                            min_ratio: float) -> list[dict]:
+                            min_ratio: float, how: str = "in-process") -> list[dict]:
     """Print the verdicts of a throughput + peak-RSS benchmark and return its JSON rows
     (features_vs_predict and stats_vs_predict report the same way)."""
     print(table(rss, ["data", "ours peak RSS MB", "keras predict peak RSS MB"]))
@@ -231,7 +231,7 @@ def throughput_and_rss_rows(args: Any, rates: list, ours: dict, theirs: dict, rs
     ok = float(rates[2]) >= min_ratio and b / a < 1.10
     print("PASS" if ok else "FAIL")
     rows = [{"benchmark": benchmark, "model": f"{model}, {args.rows} rows",
-             "baseline": f"{baseline} (in-process)", "ours": f"{ours_name} (in-process)",
+             "baseline": f"{baseline} ({how})", "ours": f"{ours_name} ({how})",
              **{f"baseline_{k}": theirs[k] for k in ("median", "min", "max", "runs")},
              **{f"ours_{k}": ours[k] for k in ("median", "min", "max", "runs")},
              "ratio": round(theirs["median"] / ours["median"], 3), "ours_rows_per_s": round(args.rows / ours["median"]),
