@@ -122,9 +122,10 @@ def strip_svg_prolog(svg: str) -> str:
 
 
 def _script_json(obj: Any) -> str:
-    """JSON safe inside a <script> element (no '</', no U+2028/9 surprises)."""
+    """JSON safe inside a <script> element: no '<' at all (so no '</script', '<!--' or '<script'
+    can change how the HTML parser reads the element), no U+2028/9 surprises."""
     text = json.dumps(obj, default=str, separators=(",", ":"))
-    return text.replace("</", "<\\/").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 def html_page(view: View, opts: RenderOptions, svg: str) -> str:
