@@ -44,6 +44,21 @@ def run_deep(fn: Callable[[], None]) -> None:
         raise err[0]
 
 
+#: The start of a measuring ``python -c`` child (``sys.argv[1]`` = the repository root): quiet
+#: TensorFlow, the repository importable, and ``peak_mb()``: peak RSS from /proc/self/status
+#: (VmHWM), not ru_maxrss, since a child's ru_maxrss starts at its parent's peak.
+CHILD_PRELUDE = r"""
+import json, os, resource, sys, time
+def peak_mb():
+    try:
+        return next(int(l.split()[1]) / 1024 for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+sys.path.insert(0, sys.argv[1])
+"""
+
+
 def keras_child(body: str) -> str:
     """Source of a ``python -c`` child running ``body`` (which reads ``sys.argv``) under
     :func:`run_deep`, as the Keras baselines need for models deeper than ~1,000 layers."""

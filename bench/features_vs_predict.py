@@ -27,20 +27,11 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import PY, ROOT, add_json_arg, keras_env, machine, table, throughput_and_rss_rows, write_json  # noqa: E402
+from common import CHILD_PRELUDE, PY, ROOT, add_json_arg, keras_env, machine, table, throughput_and_rss_rows, write_json  # noqa: E402
 
 sys.path.insert(0, ROOT)
 
-# Peak RSS from /proc/self/status (VmHWM), not ru_maxrss: a child's ru_maxrss starts at its parent's peak.
-CHILD = r"""
-import json, os, resource, sys, time
-def peak_mb():
-    try:
-        return next(int(l.split()[1]) / 1024 for l in open("/proc/self/status") if l.startswith("VmHWM:"))
-    except OSError:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-sys.path.insert(0, sys.argv[1])
+CHILD = CHILD_PRELUDE + r"""
 import numpy as np
 from bench.features_vs_predict import build
 side, model_name, size, layer, data, out, batch = sys.argv[2:9]

@@ -30,20 +30,11 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import PY, ROOT, add_json_arg, keras_env, machine, table, throughput_and_rss_rows, write_json  # noqa: E402
+from common import CHILD_PRELUDE, PY, ROOT, add_json_arg, keras_env, machine, table, throughput_and_rss_rows, write_json  # noqa: E402
 
 sys.path.insert(0, ROOT)
 
-# Peak RSS from /proc/self/status (VmHWM), not ru_maxrss: a child's ru_maxrss starts at its parent's peak.
-CHILD = r"""
-import json, os, resource, sys, time
-def peak_mb():
-    try:
-        return next(int(l.split()[1]) / 1024 for l in open("/proc/self/status") if l.startswith("VmHWM:"))
-    except OSError:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-sys.path.insert(0, sys.argv[1])
+CHILD = CHILD_PRELUDE + r"""
 import numpy as np
 from bench.stats_vs_predict import build, all_outputs
 side, size, data, batch = sys.argv[2:6]
@@ -126,13 +117,18 @@ def throughput(args: argparse.Namespace, tmp: str) -> tuple[list[str], dict, dic
     ours, theirs = [], []
     for _ in range(args.runs):
         for side, out in (("keras", theirs), ("ours", ours)):
-            p = subprocess.run([PY, "-c", CHILD, ROOT, side, str(args.size), data, str(args.batch)],
-                               capture_output=True, text=True, env=keras_env(), cwd=ROOT)
-            if p.returncode != 0:
-                raise RuntimeError(p.stderr[-2000:])
-            out.append(json.loads(p.stdout.strip().splitlines()[-1])["seconds"])
+            out.append(run_child(args, side, data)["seconds"])
     o, t = statistics.median(ours), statistics.median(theirs)
     return [f"{args.rows / o:,.0f}", f"{args.rows / t:,.0f}", f"{t / o:.2f}"], summary(ours), summary(theirs)
+
+
+def run_child(args: argparse.Namespace, side: str, data: str) -> dict:
+    """One pass of ``side`` ("ours" or "keras") over ``data`` in a fresh process: its JSON line."""
+    p = subprocess.run([PY, "-c", CHILD, ROOT, side, str(args.size), data, str(args.batch)],
+                       capture_output=True, text=True, env=keras_env(), cwd=ROOT)
+    if p.returncode != 0:
+        raise RuntimeError(p.stderr[-2000:])
+    return json.loads(p.stdout.strip().splitlines()[-1])
 
 
 def peak_rss(args: argparse.Namespace, tmp: str) -> list[list[str]]:
@@ -142,11 +138,7 @@ def peak_rss(args: argparse.Namespace, tmp: str) -> list[list[str]]:
         make_data(data, rows, args.size)
         row = [f"{rows:,} rows ({os.path.getsize(data) / 2**20:,.0f} MB)"]
         for side in ("ours", "keras"):
-            p = subprocess.run([PY, "-c", CHILD, ROOT, side, str(args.size), data, str(args.batch)],
-                               capture_output=True, text=True, env=keras_env(), cwd=ROOT)
-            if p.returncode != 0:
-                raise RuntimeError(p.stderr[-2000:])
-            row.append(f"{json.loads(p.stdout.strip().splitlines()[-1])['rss_mb']:,.0f}")
+            row.append(f"{run_child(args, side, data)['rss_mb']:,.0f}")
         os.unlink(data)
         out.append(row)
     return out
