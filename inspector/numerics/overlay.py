@@ -80,17 +80,23 @@ def base_id(key: str) -> str:
     return head if sep and tail.isdigit() else key
 
 
+def worst(by: str, values: list[float | None]) -> float | None:
+    """The value furthest from "fine" for statistic ``by`` (smallest for cosine, else largest);
+    None when none was measured."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return None
+    return min(known) if by in LOWER_IS_WORSE else max(known)
+
+
 def node_values(layers: dict[str, dict[str, Any]], by: str) -> dict[str, float | None]:
     """One number per node id: the worst of its outputs' values of ``by`` (None: not measured)."""
-    out: dict[str, float | None] = {}
+    per_node: dict[str, list[float | None]] = {}
     for key, rec in layers.items():
         v = rec.get(by) if isinstance(rec, dict) else None
         v = float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
-        nid = base_id(key)
-        old = out.get(nid)
-        if old is None or (v is not None and (v < old if by in LOWER_IS_WORSE else v > old)):
-            out[nid] = v if old is None or v is not None else old
-    return out
+        per_node.setdefault(base_id(key), []).append(v)
+    return {nid: worst(by, vs) for nid, vs in per_node.items()}
 
 
 def load_overlay(path: str, graph: ModelGraph, by: str | None = None) -> Overlay:

@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from inspector.numerics.overlay import LOWER_IS_WORSE, Overlay, node_values
+from inspector.numerics.overlay import LOWER_IS_WORSE, Overlay, node_values, worst
 from inspector.render.view import View
 
 #: ColorBrewer YlOrRd, 7 classes: fill colours from "fine" to "look here".
@@ -95,8 +95,7 @@ def box_values(view: View, overlay: Overlay, by: str, frame: int = -1) -> dict[s
     values = node_values(overlay.frames[frame].layers, by)
     out: dict[str, float | None] = {}
     for did, n in view.nodes.items():
-        vals = [values[m] for m in n.members or [did] if values.get(m) is not None]
-        out[did] = (min(vals) if by in LOWER_IS_WORSE else max(vals)) if vals else None
+        out[did] = worst(by, [values.get(m) for m in n.members or [did]])
     return out
 
 

@@ -160,9 +160,10 @@ def is_custom_class(cls: type) -> bool:
     return not (module == "keras" or module.startswith("keras."))
 
 
-def _sublayers(layer: Any) -> list:
+def _sublayers(layer: Any, recursive: bool = False) -> list:
+    """The layers ``layer`` holds (every level below with ``recursive``); none for an op."""
     try:
-        return list(layer._flatten_layers(include_self=False, recursive=False))
+        return list(layer._flatten_layers(include_self=False, recursive=recursive))
     except Exception:
         return []
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from inspector.graph import ModelGraph
 from inspector.layers.shapes import infer_output_shapes
+from inspector.readers.live.nodes import _sublayers
 
 
 def refine_shapes(g: ModelGraph) -> bool:
@@ -83,7 +84,7 @@ def measure_shapes(layer: Any, node_args: tuple, g: ModelGraph) -> bool:
 
     seen: dict[str, list] = {}
     patched = []
-    for sub in layer._flatten_layers(include_self=False, recursive=False):
+    for sub in _sublayers(layer):
         def wrap(*a: Any, _sub: Any = sub, _call: Any = sub.call, **k: Any) -> Any:
             out = _call(*a, **k)
             seen.setdefault(_sub.name, []).append([tuple(t.shape) for t in keras.tree.flatten(out)

@@ -30,7 +30,7 @@ from inspector.readers.live.eager import eager_trace
 from inspector.readers.live.explain import TraceFailed, TraceFailure, TraceResult, _add_input, _failure, _finish_traced
 from inspector.readers.live.loading import import_keras
 from inspector.readers.live.nodes import _struct_list as _flat
-from inspector.readers.live.nodes import costs, is_custom, is_custom_class, tensor_ref
+from inspector.readers.live.nodes import _sublayers, costs, is_custom, is_custom_class, tensor_ref
 from inspector.readers.live.recorder import _attr_names, _hooked, _Recorder
 from inspector.readers.live.refine import measure_shapes, refine_shapes
 from inspector.readers.live.specs import InputSpec, Template, call_template, model_input_specs
@@ -203,7 +203,7 @@ def _specs_by_tracing(layer: Any) -> Iterator[None]:
     import keras
 
     patched = []
-    for sub in layer._flatten_layers(include_self=False, recursive=True):
+    for sub in _sublayers(layer, recursive=True):
         cls = type(sub)
         if is_custom(sub) and any(not is_custom_class(base) and base.__dict__.get("compute_output_spec")
                                   for base in cls.__mro__[1:] if base is not keras.layers.Layer):

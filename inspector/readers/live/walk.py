@@ -157,13 +157,6 @@ def _owners(objects: dict[str, Any]) -> dict[int, str]:
     """id(layer) -> the node whose model or custom layer holds it as a sub-layer."""
     out: dict[int, str] = {}
     for nid, obj in objects.items():
-        for sub in _sublayers_deep(obj):
+        for sub in _sublayers(obj, recursive=True):
             out.setdefault(id(sub), nid)
     return out
-
-
-def _sublayers_deep(obj: Any) -> list:
-    try:
-        return list(obj._flatten_layers(include_self=False, recursive=True))
-    except Exception:  # an op or an object without sub-layers
-        return []
