@@ -21,6 +21,7 @@ from typing import Any
 
 from inspector.numerics.overlay import LOWER_IS_WORSE, Overlay, node_values, worst
 from inspector.render.view import View
+from inspector.report.stats_columns import number
 
 #: ColorBrewer YlOrRd, 7 classes: fill colours from "fine" to "look here".
 PALETTE = ("#ffffb2", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#b10026")
@@ -150,12 +151,5 @@ def note(kind: str, label: str, source: str, frame: str) -> str:
 
 
 def fmt(v: Any) -> str:
-    """A compact number for a legend or a box: 3 significant digits, exponent when far from 1."""
-    if v is None:
-        return "?"
-    v = float(v)
-    if v == 0:
-        return "0"
-    if abs(v) >= 1e4 or abs(v) < 1e-3:
-        return f"{v:.2e}"
-    return f"{v:.3g}"
+    """A compact number for a legend or a box (as the summary's --stats columns print it)."""
+    return "?" if v is None else number(v)

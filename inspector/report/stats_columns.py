@@ -37,8 +37,11 @@ def cells(r: dict[str, Any]) -> list[str]:
 def _fmt(v: Any, kind: str) -> str:
     if v is None:
         return "-"
-    if kind == "frac":
-        return f"{100 * float(v):.1f}%"
+    return f"{100 * float(v):.1f}%" if kind == "frac" else number(v)
+
+
+def number(v: Any) -> str:
+    """A compact statistic: 3 significant digits, an exponent when far from 1 (tables, legends)."""
     v = float(v)
     if v == 0:
         return "0"
