@@ -8,6 +8,7 @@ raised before the first batch where it can be.
 """
 from __future__ import annotations
 
+import functools
 import os
 import zipfile
 from dataclasses import dataclass, field
@@ -147,10 +148,16 @@ class ImageSource:
         backend-neutral loader does: ``keras.utils.load_img`` (Pillow, bilinear)."""
         _, h, w, c = self.shape
         out = np.empty((max(0, stop - start), h, w, c), dtype="float32")
-        decode = _tf_decoder() or _pillow_decoder()
+        decode = _decoder()
         for i, f in enumerate(self.files[start:stop]):
             out[i] = decode(f, h, w, c)
         return out
+
+
+@functools.cache
+def _decoder() -> Any:
+    """The image decoder of this process, chosen once: TensorFlow's when installed, else Pillow's."""
+    return _tf_decoder() or _pillow_decoder()
 
 
 def _tf_decoder() -> Any:
