@@ -2,7 +2,10 @@
 
 A cut of a quantized model must stay quantized (its kept layers hold the same int8
 kernels and scales, so its features equal the quantized model's own truncated
-outputs, not the float model's); a cut of a LoRA model keeps its adapters.
+outputs, not the float model's); a cut of a LoRA model keeps its adapters. The cuts
+go through the library (what the CLI commands call; their options are tested in
+test_extract/test_graft/test_features), saved and loaded back as the CLI's files are;
+--load goes through the CLI.
 """
 from __future__ import annotations
 
@@ -11,6 +14,8 @@ import warnings
 import numpy as np
 import pytest
 from conftest import run_cli
+
+import inspector
 
 
 def _model(keras):
@@ -51,8 +56,7 @@ def _truth(keras, path, layer, x):
 def test_extract_keeps_quantization_and_adapters(files, keras, name):
     d, x = files
     path, out = d / f"{name}.keras", d / f"{name}_cut.keras"
-    p = run_cli("extract", str(path), "--layer", "d2", "-o", str(out))
-    assert p.returncode == 0, p.stderr
+    inspector.feature_extractor(str(path), "d2").save(out)
     full, want = _truth(keras, path, "d2", x)
     sub = keras.models.load_model(out)
     for layer in sub.layers:
@@ -69,7 +73,7 @@ def test_quantized_cut_computes_in_int8_not_in_float(files, keras):
     """The int8 cut's features are the quantized model's, measurably off the float model it came from."""
     d, x = files
     out = d / "int8_d2.keras"
-    assert run_cli("extract", str(d / "int8.keras"), "--layer", "d2", "-o", str(out)).returncode == 0
+    inspector.feature_extractor(str(d / "int8.keras"), "d2").save(out)
     sub = keras.models.load_model(out)
     float_model = _model(keras)                      # the same seed: the weights before quantize()
     float_feats = keras.Model(float_model.inputs, float_model.get_layer("d2").output).predict(x, verbose=0)
@@ -83,8 +87,7 @@ def test_quantized_cut_computes_in_int8_not_in_float(files, keras):
 def test_features_equal_the_truncated_model(files, keras, name):
     d, x = files
     out = d / f"{name}_feats.npy"
-    p = run_cli("features", str(d / f"{name}.keras"), "--layer", "ein", "-i", str(d / "x.npy"), "-o", str(out))
-    assert p.returncode == 0, p.stderr
+    inspector.extract_features(str(d / f"{name}.keras"), "ein", str(d / "x.npy"), str(out))
     _, want = _truth(keras, d / f"{name}.keras", "ein", x)
     assert np.allclose(np.load(out), want, atol=1e-5)
 
@@ -93,8 +96,7 @@ def test_features_equal_the_truncated_model(files, keras, name):
 def test_graft_keeps_the_tuned_layers(files, keras, name):
     d, x = files
     out = d / f"{name}_graft.keras"
-    p = run_cli("graft", str(d / f"{name}.keras"), "--at", "d1", "--head", "difficulty:3:softmax", "-o", str(out))
-    assert p.returncode == 0, p.stderr
+    inspector.graft(str(d / f"{name}.keras"), "d1", ["difficulty:3:softmax"]).save(out)
     full = keras.models.load_model(d / f"{name}.keras")
     g = keras.models.load_model(out)
     assert [o.shape[-1] for o in g.outputs] == [3, 3]
